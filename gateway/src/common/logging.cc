@@ -1,0 +1,17 @@
+#include "common/logging.h"
+
+#include <string>
+
+#include "spdlog/sinks/stdout_color_sinks.h"
+
+namespace ehx {
+
+void InitLogging(std::string_view level) {
+  auto logger = spdlog::stderr_color_mt("ehx");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ [%t] %v",
+                      spdlog::pattern_time_type::utc);
+  logger->set_level(spdlog::level::from_str(std::string(level)));
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace ehx
