@@ -1,1 +1,808 @@
-// placeholder
+#include "pipeline/gateway_core.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <future>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/ids.h"
+#include "common/logging.h"
+#include "common/status_util.h"
+#include "pipeline/projection.h"
+#include "validate/validate.h"
+
+namespace ehx::pipeline {
+
+using ehx::exchange::v1::Delivery;
+using ehx::exchange::v1::Envelope;
+using ehx::exchange::v1::PublishReceipt;
+using google::protobuf::util::TimeUtil;
+
+namespace {
+
+constexpr int kStateDead = 2;
+constexpr char kGatewayActor[] = "ehx-gateway";
+
+int64_t SystemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string DeterministicBytes(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::io::StringOutputStream sos(&out);
+  google::protobuf::io::CodedOutputStream cos(&sos);
+  cos.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&cos);
+  cos.Trim();
+  return out;
+}
+
+}  // namespace
+
+class GatewayCore::ReadPool {
+ public:
+  explicit ReadPool(int threads) : pool_(threads) {}
+  void Post(std::function<void()> fn) { boost::asio::post(pool_, std::move(fn)); }
+  void Join() {
+    pool_.join();
+  }
+
+ private:
+  boost::asio::thread_pool pool_;
+};
+
+GatewayCore::GatewayCore(const ehx::config::v1::GatewayConfig& config,
+                         ClockFn clock)
+    : config_(config),
+      clock_(clock ? std::move(clock) : ClockFn(SystemNowMs)),
+      router_(config) {
+  const auto& d = config.delivery();
+  max_attempts_ = d.max_attempts() > 0 ? d.max_attempts() : 8;
+  initial_backoff_ms_ = d.initial_backoff_ms() > 0 ? d.initial_backoff_ms() : 1000;
+  max_backoff_ms_ = d.max_backoff_ms() > 0 ? d.max_backoff_ms() : 300000;
+  lease_seconds_ = d.lease_seconds() > 0 ? d.lease_seconds() : 60;
+  sweep_interval_ms_ = d.sweep_interval_ms() > 0 ? d.sweep_interval_ms() : 1000;
+}
+
+absl::StatusOr<std::unique_ptr<GatewayCore>> GatewayCore::Create(
+    const ehx::config::v1::GatewayConfig& config, ClockFn clock) {
+  std::unique_ptr<GatewayCore> core(new GatewayCore(config, std::move(clock)));
+  absl::Status st = core->Init();
+  if (!st.ok()) return st;
+  return core;
+}
+
+absl::Status GatewayCore::Init() {
+  store::StoreOptions opts;
+  opts.max_batch = config_.store().max_batch();
+  auto s = store::SqliteStore::Open(config_.store().sqlite_path(), opts);
+  if (!s.ok()) return s.status();
+  store_ = std::move(*s);
+  absl::Status st = store_->Read([&](store::Txn& t) -> absl::Status {
+    auto q = t.Prepare("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1");
+    if (!q.ok()) return q.status();
+    auto row = (*q)->Step();
+    if (!row.ok()) return row.status();
+    audit_head_ = *row ? (*q)->Text(0) : std::string(32, '\0');
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  pool_ = std::make_unique<ReadPool>(2);
+  sweeper_ = std::thread([this] { SweeperLoop(); });
+  return absl::OkStatus();
+}
+
+GatewayCore::~GatewayCore() { Shutdown(); }
+
+void GatewayCore::Shutdown() {
+  {
+    std::lock_guard<std::mutex> l(stop_mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
+  if (pool_) pool_->Join();
+  if (store_) store_->Close();
+}
+
+bool GatewayCore::IsActiveAgency(const std::string& agency) const {
+  return router_.IsActive(agency);
+}
+
+absl::Status GatewayCore::AppendAudit(store::Txn& t, const std::string& actor,
+                                      const std::string& action,
+                                      const std::string& message_id,
+                                      const std::string& case_ref,
+                                      const std::string& detail, int64_t now) {
+  const std::string pseudo = case_ref.empty() ? "" : Pseudonym(case_ref);
+  const std::string material =
+      absl::StrCat(ToHex(audit_head_), "|", now, "|", actor, "|", action, "|",
+                   message_id, "|", pseudo, "|", detail);
+  const std::string hash = Sha256(material);
+  auto q = t.Prepare(
+      "INSERT INTO audit(at_ms, actor, action, message_id, case_pseudo, "
+      "detail, prev_hash, hash) VALUES(?,?,?,?,?,?,?,?)");
+  if (!q.ok()) return q.status();
+  absl::Status st = (*q)->Bind(1, now)
+                        .Bind(2, actor)
+                        .Bind(3, action)
+                        .Bind(4, message_id)
+                        .Bind(5, pseudo)
+                        .Bind(6, detail)
+                        .BindBlob(7, audit_head_)
+                        .BindBlob(8, hash)
+                        .Run();
+  if (st.ok()) audit_head_ = hash;
+  return st;
+}
+
+void GatewayCore::Publish(std::string sender, Envelope env,
+                          Callback<PublishReceipt> done) {
+  if (!router_.IsActive(sender)) {
+    done(absl::PermissionDeniedError(
+        "sender agency is not registered or is decommissioned"));
+    return;
+  }
+  if (!env.sender_agency().empty() && env.sender_agency() != sender) {
+    done(absl::PermissionDeniedError(
+        "sender_agency does not match the caller's certificate"));
+    return;
+  }
+  std::vector<validate::FieldViolation> violations =
+      validate::ValidateEnvelope(env);
+  if (env.event_type() == ehx::exchange::v1::EVENT_TYPE_NON_DELIVERY &&
+      violations.empty()) {
+    violations.push_back({"event_type", "gateway_only",
+                          "non-delivery notices are generated by the gateway"});
+  }
+  for (int i = 0; i < env.extra_recipients_size(); ++i) {
+    if (!router_.IsActive(env.extra_recipients(i))) {
+      violations.push_back({absl::StrCat("extra_recipients[", i, "]"),
+                            "registered_agency",
+                            "must name a registered, active agency"});
+    }
+  }
+  if (!violations.empty()) {
+    Violations v;
+    for (const auto& fv : violations) {
+      v.emplace_back(fv.field, absl::StrCat(fv.rule, ": ", fv.description));
+    }
+    done(InvalidArgumentWithViolations(
+        absl::StrCat("envelope refused: ", violations.size(),
+                     " field violation(s); first: ", violations[0].field, " (",
+                     violations[0].rule, ")"),
+        v));
+    return;
+  }
+  env.clear_message_id();
+  env.clear_accepted_at();
+  env.set_sender_agency(sender);
+  const std::string content_hash = Sha256(DeterministicBytes(env));
+  auto receipt = std::make_shared<PublishReceipt>();
+  auto recipients = std::make_shared<std::vector<std::string>>();
+  auto env_ptr = std::make_shared<Envelope>(std::move(env));
+
+  store_->Write(
+      [this, sender, content_hash, receipt, recipients,
+       env_ptr](store::Txn& t) -> absl::Status {
+        Envelope& e = *env_ptr;
+        auto q = t.Prepare(
+            "SELECT message_id, content_hash, recipients, accepted_at_ms FROM "
+            "events WHERE sender=? AND idempotency_key=?");
+        if (!q.ok()) return q.status();
+        (*q)->Bind(1, sender).Bind(2, e.idempotency_key());
+        auto row = (*q)->Step();
+        if (!row.ok()) return row.status();
+        if (*row) {
+          if ((*q)->Text(1) != content_hash) {
+            return absl::AlreadyExistsError(
+                "idempotency_key was already used with different content");
+          }
+          receipt->set_message_id((*q)->Text(0));
+          *receipt->mutable_accepted_at() =
+              TimeUtil::MillisecondsToTimestamp((*q)->Int(3));
+          for (auto& r : absl::StrSplit((*q)->Text(2), ',', absl::SkipEmpty())) {
+            receipt->add_recipients(std::string(r));
+          }
+          receipt->set_duplicate(true);
+          return absl::OkStatus();
+        }
+        // The shared record before this event.
+        ehx::record::v1::CaseRecord record;
+        auto cq = t.Prepare("SELECT record FROM cases WHERE case_ref=?");
+        if (!cq.ok()) return cq.status();
+        (*cq)->Bind(1, e.case_ref());
+        auto crow = (*cq)->Step();
+        if (!crow.ok()) return crow.status();
+        if (*crow && !record.ParseFromString((*cq)->Text(0))) {
+          return absl::DataLossError("store: corrupt shared record");
+        }
+        *recipients = router_.Recipients(sender, e, record);
+        const int64_t now = clock_();
+        e.set_message_id(NewMessageId());
+        *e.mutable_accepted_at() = TimeUtil::MillisecondsToTimestamp(now);
+        int64_t ttl_s = router_.TtlSeconds(e.event_type());
+        if (e.has_ttl() && e.ttl().seconds() > 0) {
+          ttl_s = std::min<int64_t>(ttl_s, e.ttl().seconds());
+        }
+        auto ins = t.Prepare(
+            "INSERT INTO events(message_id, sender, idempotency_key, "
+            "content_hash, case_ref, event_type, accepted_at_ms, recipients, "
+            "envelope) VALUES(?,?,?,?,?,?,?,?,?)");
+        if (!ins.ok()) return ins.status();
+        absl::Status st = (*ins)->Bind(1, e.message_id())
+                              .Bind(2, sender)
+                              .Bind(3, e.idempotency_key())
+                              .BindBlob(4, content_hash)
+                              .Bind(5, e.case_ref())
+                              .Bind(6, static_cast<int64_t>(e.event_type()))
+                              .Bind(7, now)
+                              .Bind(8, absl::StrJoin(*recipients, ","))
+                              .BindBlob(9, e.SerializeAsString())
+                              .Run();
+        if (!st.ok()) return st;
+        const int64_t seq = t.LastInsertRowId();
+        auto ob = t.Prepare(
+            "INSERT INTO outbox(event_seq, recipient, case_ref, "
+            "next_attempt_ms, expires_ms) VALUES(?,?,?,?,?)");
+        if (!ob.ok()) return ob.status();
+        for (const auto& r : *recipients) {
+          (*ob)->Reset();
+          st = (*ob)->Bind(1, seq)
+                   .Bind(2, r)
+                   .Bind(3, e.case_ref())
+                   .Bind(4, now)
+                   .Bind(5, now + ttl_s * 1000)
+                   .Run();
+          if (!st.ok()) return st;
+        }
+        ApplyToRecord(e, *recipients, &record);
+        auto up = t.Prepare(
+            "INSERT INTO cases(case_ref, record) VALUES(?,?) ON CONFLICT"
+            "(case_ref) DO UPDATE SET record=excluded.record");
+        if (!up.ok()) return up.status();
+        st = (*up)->Bind(1, e.case_ref())
+                 .BindBlob(2, record.SerializeAsString())
+                 .Run();
+        if (!st.ok()) return st;
+        st = AppendAudit(t, sender, "accept", e.message_id(), e.case_ref(),
+                         absl::StrCat(ehx::exchange::v1::EventType_Name(
+                                          e.event_type()),
+                                      " to=", absl::StrJoin(*recipients, ",")),
+                         now);
+        if (!st.ok()) return st;
+        receipt->set_message_id(e.message_id());
+        *receipt->mutable_accepted_at() = e.accepted_at();
+        for (const auto& r : *recipients) receipt->add_recipients(r);
+        return absl::OkStatus();
+      },
+      [this, receipt, recipients, done = std::move(done)](absl::Status st) {
+        if (!st.ok()) {
+          done(st);
+          return;
+        }
+        if (!receipt->duplicate()) Notify(*recipients);
+        done(*receipt);
+      });
+}
+
+void GatewayCore::Fetch(std::string agency, int max, int lease_seconds,
+                        Callback<std::vector<Delivery>> done) {
+  if (max <= 0) max = 50;
+  max = std::min(max, 500);
+  if (lease_seconds <= 0) lease_seconds = lease_seconds_;
+  pool_->Post([this, agency = std::move(agency), max, lease_seconds,
+               done = std::move(done)]() {
+    std::vector<Delivery> out;
+    const int64_t now = clock_();
+    absl::Status st = store_->Read([&](store::Txn& t) -> absl::Status {
+      auto q = t.Prepare(
+          "SELECT o.id, o.case_ref, o.attempts, e.envelope FROM outbox o "
+          "JOIN events e ON e.seq = o.event_seq "
+          "WHERE o.recipient=?1 AND o.state=0 AND o.next_attempt_ms<=?2 "
+          "AND o.id>?3 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE "
+          "p.recipient=?1 AND p.case_ref=o.case_ref AND p.state=0 AND "
+          "p.id<o.id) ORDER BY o.id LIMIT ?4");
+      if (!q.ok()) return q.status();
+      int64_t after = 0;
+      for (int page = 0; page < 8 && static_cast<int>(out.size()) < max;
+           ++page) {
+        (*q)->Reset();
+        (*q)->Bind(1, agency).Bind(2, now).Bind(3, after).Bind(4, int64_t{256});
+        int rows = 0;
+        while (static_cast<int>(out.size()) < max) {
+          auto row = (*q)->Step();
+          if (!row.ok()) return row.status();
+          if (!*row) break;
+          ++rows;
+          const uint64_t id = static_cast<uint64_t>((*q)->Int(0));
+          after = static_cast<int64_t>(id);
+          const std::string case_ref = (*q)->Text(1);
+          {
+            std::lock_guard<std::mutex> l(lease_mu_);
+            auto& mine = leases_[agency];
+            bool busy = mine.count(id) > 0;
+            for (const auto& [lid, lease] : mine) {
+              if (busy) break;
+              if (lease.case_ref == case_ref) busy = true;
+            }
+            if (busy) continue;
+            mine[id] = Lease{now + lease_seconds * 1000LL, case_ref};
+          }
+          Delivery d;
+          d.set_delivery_id(id);
+          d.set_attempt(static_cast<int>((*q)->Int(2)) + 1);
+          if (!d.mutable_envelope()->ParseFromString((*q)->Text(3))) {
+            return absl::DataLossError("store: corrupt envelope");
+          }
+          out.push_back(std::move(d));
+        }
+        if (rows < 256) break;
+      }
+      return absl::OkStatus();
+    });
+    if (!st.ok()) {
+      // Give back whatever was leased in this call.
+      std::lock_guard<std::mutex> l(lease_mu_);
+      for (const auto& d : out) leases_[agency].erase(d.delivery_id());
+      done(st);
+      return;
+    }
+    done(std::move(out));
+  });
+}
+
+int64_t GatewayCore::BackoffMs(int attempts) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  double base = static_cast<double>(initial_backoff_ms_);
+  for (int i = 1; i < attempts && base < max_backoff_ms_; ++i) base *= 2;
+  base = std::min<double>(base, static_cast<double>(max_backoff_ms_));
+  // Full jitter in [base/2, base].
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  return static_cast<int64_t>(base * jitter(rng));
+}
+
+absl::Status GatewayCore::KillLocked(store::Txn& t, int64_t id,
+                                     const std::string& reason, int64_t now,
+                                     std::vector<std::string>* notify) {
+  auto q = t.Prepare(
+      "SELECT o.recipient, o.attempts, e.sender, e.message_id, e.case_ref, "
+      "e.event_type FROM outbox o JOIN events e ON e.seq=o.event_seq "
+      "WHERE o.id=? AND o.state=0");
+  if (!q.ok()) return q.status();
+  (*q)->Bind(1, id);
+  auto row = (*q)->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return absl::OkStatus();
+  const std::string recipient = (*q)->Text(0);
+  const int attempts = static_cast<int>((*q)->Int(1));
+  const std::string sender = (*q)->Text(2);
+  const std::string message_id = (*q)->Text(3);
+  const std::string case_ref = (*q)->Text(4);
+  const auto event_type =
+      static_cast<ehx::exchange::v1::EventType>((*q)->Int(5));
+  auto up = t.Prepare(
+      "UPDATE outbox SET state=2, dead_reason=?, died_ms=? WHERE id=?");
+  if (!up.ok()) return up.status();
+  absl::Status st = (*up)->Bind(1, reason).Bind(2, now).Bind(3, id).Run();
+  if (!st.ok()) return st;
+  st = AppendAudit(t, kGatewayActor, "dead_letter", message_id, case_ref,
+                   absl::StrCat("to=", recipient, " reason=", reason), now);
+  if (!st.ok()) return st;
+  // A non-delivery notice for the sender (never for a notice itself).
+  if (event_type == ehx::exchange::v1::EVENT_TYPE_NON_DELIVERY ||
+      !router_.IsActive(sender)) {
+    return absl::OkStatus();
+  }
+  Envelope n;
+  n.set_message_id(NewMessageId());
+  n.set_idempotency_key(absl::StrCat("ndn:", id));
+  n.set_case_ref(case_ref);
+  n.set_event_type(ehx::exchange::v1::EVENT_TYPE_NON_DELIVERY);
+  n.set_correlation_id(message_id);
+  n.set_sender_agency(kGatewayActor);
+  *n.mutable_accepted_at() = TimeUtil::MillisecondsToTimestamp(now);
+  *n.mutable_occurred_at() = n.accepted_at();
+  auto* nd = n.mutable_non_delivery();
+  nd->set_message_id(message_id);
+  nd->set_recipient_agency(recipient);
+  nd->set_reason(reason);
+  nd->set_original_event_type(event_type);
+  nd->set_attempts(attempts);
+  *nd->mutable_at() = n.accepted_at();
+  auto ins = t.Prepare(
+      "INSERT INTO events(message_id, sender, idempotency_key, content_hash, "
+      "case_ref, event_type, accepted_at_ms, recipients, envelope) "
+      "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING");
+  if (!ins.ok()) return ins.status();
+  const std::string bytes = n.SerializeAsString();
+  st = (*ins)->Bind(1, n.message_id())
+           .Bind(2, kGatewayActor)
+           .Bind(3, n.idempotency_key())
+           .BindBlob(4, Sha256(bytes))
+           .Bind(5, case_ref)
+           .Bind(6, static_cast<int64_t>(n.event_type()))
+           .Bind(7, now)
+           .Bind(8, sender)
+           .BindBlob(9, bytes)
+           .Run();
+  if (!st.ok()) return st;
+  if (t.Changes() == 0) return absl::OkStatus();
+  const int64_t seq = t.LastInsertRowId();
+  auto ob = t.Prepare(
+      "INSERT INTO outbox(event_seq, recipient, case_ref, next_attempt_ms, "
+      "expires_ms) VALUES(?,?,?,?,?)");
+  if (!ob.ok()) return ob.status();
+  st = (*ob)->Bind(1, seq)
+           .Bind(2, sender)
+           .Bind(3, case_ref)
+           .Bind(4, now)
+           .Bind(5, now + router_.TtlSeconds(n.event_type()) * 1000)
+           .Run();
+  if (st.ok()) notify->push_back(sender);
+  return st;
+}
+
+absl::Status GatewayCore::RetryLocked(store::Txn& t, int64_t id, int64_t now,
+                                      std::vector<std::string>* notify) {
+  auto q = t.Prepare("SELECT attempts, recipient FROM outbox WHERE id=? AND state=0");
+  if (!q.ok()) return q.status();
+  (*q)->Bind(1, id);
+  auto row = (*q)->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return absl::OkStatus();
+  const int attempts = static_cast<int>((*q)->Int(0)) + 1;
+  const std::string recipient = (*q)->Text(1);
+  auto up = t.Prepare("UPDATE outbox SET attempts=?, next_attempt_ms=? WHERE id=?");
+  if (!up.ok()) return up.status();
+  absl::Status st =
+      (*up)->Bind(1, attempts).Bind(2, now + BackoffMs(attempts)).Bind(3, id).Run();
+  if (!st.ok()) return st;
+  if (attempts >= max_attempts_) return KillLocked(t, id, "max_attempts", now, notify);
+  notify->push_back(recipient);
+  return absl::OkStatus();
+}
+
+void GatewayCore::Ack(std::string agency, std::vector<AckItem> items,
+                      Callback<int> done) {
+  auto applied = std::make_shared<int>(0);
+  auto notify = std::make_shared<std::vector<std::string>>();
+  auto ids = std::make_shared<std::vector<uint64_t>>();
+  store_->Write(
+      [this, agency, items = std::move(items), applied, notify,
+       ids](store::Txn& t) -> absl::Status {
+        const int64_t now = clock_();
+        for (const auto& item : items) {
+          auto own = t.Prepare(
+              "SELECT 1 FROM outbox WHERE id=? AND recipient=? AND state=0");
+          if (!own.ok()) return own.status();
+          (*own)->Bind(1, static_cast<int64_t>(item.delivery_id)).Bind(2, agency);
+          auto row = (*own)->Step();
+          if (!row.ok()) return row.status();
+          if (!*row) continue;
+          (*own)->Reset();
+          absl::Status st;
+          const auto id = static_cast<int64_t>(item.delivery_id);
+          if (item.ok) {
+            auto del = t.Prepare("DELETE FROM outbox WHERE id=?");
+            if (!del.ok()) return del.status();
+            st = (*del)->Bind(1, id).Run();
+          } else if (item.permanent) {
+            st = KillLocked(t, id, "rejected_by_recipient", now, notify.get());
+          } else {
+            st = RetryLocked(t, id, now, notify.get());
+          }
+          if (!st.ok()) return st;
+          ids->push_back(item.delivery_id);
+          ++*applied;
+        }
+        notify->push_back(agency);
+        return absl::OkStatus();
+      },
+      [this, agency, applied, notify, ids, done = std::move(done)](absl::Status st) {
+        {
+          std::lock_guard<std::mutex> l(lease_mu_);
+          auto& mine = leases_[agency];
+          for (uint64_t id : *ids) mine.erase(id);
+        }
+        if (!st.ok()) {
+          done(st);
+          return;
+        }
+        Notify(*notify);
+        done(*applied);
+      });
+}
+
+void GatewayCore::Release(const std::string& agency,
+                          const std::vector<uint64_t>& ids) {
+  if (ids.empty()) return;
+  std::vector<AckItem> items;
+  for (uint64_t id : ids) items.push_back(AckItem{id, false, false, "released"});
+  Ack(agency, std::move(items), [](absl::StatusOr<int>) {});
+}
+
+uint64_t GatewayCore::Watch(std::string agency, std::function<void()> wake) {
+  std::lock_guard<std::mutex> l(watch_mu_);
+  const uint64_t token = next_token_++;
+  watchers_[token] = {std::move(agency), std::move(wake)};
+  return token;
+}
+
+void GatewayCore::Unwatch(uint64_t token) {
+  std::lock_guard<std::mutex> l(watch_mu_);
+  watchers_.erase(token);
+}
+
+void GatewayCore::Notify(const std::vector<std::string>& agencies) {
+  if (agencies.empty()) return;
+  std::vector<std::function<void()>> wakes;
+  {
+    std::lock_guard<std::mutex> l(watch_mu_);
+    for (const auto& [token, w] : watchers_) {
+      if (std::find(agencies.begin(), agencies.end(), w.first) != agencies.end()) {
+        wakes.push_back(w.second);
+      }
+    }
+  }
+  for (auto& w : wakes) w();
+}
+
+void GatewayCore::NotifyAll() {
+  std::vector<std::function<void()>> wakes;
+  {
+    std::lock_guard<std::mutex> l(watch_mu_);
+    for (const auto& [token, w] : watchers_) wakes.push_back(w.second);
+  }
+  for (auto& w : wakes) w();
+}
+
+void GatewayCore::SweeperLoop() {
+  std::unique_lock<std::mutex> l(stop_mu_);
+  while (!stopping_) {
+    stop_cv_.wait_for(l, std::chrono::milliseconds(sweep_interval_ms_));
+    if (stopping_) break;
+    l.unlock();
+    Sweep();
+    l.lock();
+  }
+}
+
+void GatewayCore::Sweep() {
+  const int64_t now = clock_();
+  // Expired leases count as failed attempts.
+  std::map<std::string, std::vector<uint64_t>> expired;
+  {
+    std::lock_guard<std::mutex> l(lease_mu_);
+    for (auto& [agency, mine] : leases_) {
+      for (auto it = mine.begin(); it != mine.end();) {
+        if (it->second.until_ms <= now) {
+          expired[agency].push_back(it->first);
+          it = mine.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+  for (auto& [agency, ids] : expired) Release(agency, ids);
+  // TTL: pending rows past expiry go to dead letters.
+  if (store_->health().ok()) {
+    auto notify = std::make_shared<std::vector<std::string>>();
+    store_->Write(
+        [this, now, notify](store::Txn& t) -> absl::Status {
+          auto q = t.Prepare(
+              "SELECT id FROM outbox WHERE state=0 AND expires_ms<=? LIMIT 500");
+          if (!q.ok()) return q.status();
+          (*q)->Bind(1, now);
+          std::vector<int64_t> ids;
+          while (true) {
+            auto row = (*q)->Step();
+            if (!row.ok()) return row.status();
+            if (!*row) break;
+            ids.push_back((*q)->Int(0));
+          }
+          (*q)->Reset();
+          for (int64_t id : ids) {
+            absl::Status st = KillLocked(t, id, "ttl_expired", now, notify.get());
+            if (!st.ok()) return st;
+          }
+          return absl::OkStatus();
+        },
+        [this, notify](absl::Status st) {
+          if (!st.ok()) {
+            SPDLOG_WARN("sweep: {}", std::string(st.message()));
+          }
+          Notify(*notify);
+        });
+  }
+  // Retries whose backoff has passed become due: let consumers look.
+  NotifyAll();
+}
+
+absl::StatusOr<ehx::exchange::v1::GatewayStatus> GatewayCore::Status() {
+  ehx::exchange::v1::GatewayStatus out;
+  absl::Status h = store_->health();
+  out.set_state(h.ok() ? "SERVING"
+                       : absl::StrCat("NOT_SERVING: ", std::string(h.message())));
+  out.set_version("0.1.0");
+  absl::Status st = store_->Read([&](store::Txn& t) -> absl::Status {
+    auto c = t.Prepare("SELECT count(*) FROM events");
+    if (!c.ok()) return c.status();
+    auto row = (*c)->Step();
+    if (!row.ok()) return row.status();
+    out.set_events((*c)->Int(0));
+    (*c)->Reset();
+    std::map<std::string, ehx::exchange::v1::MailboxStatus> boxes;
+    for (const auto& a : config_.agencies()) boxes[a.id()].set_agency(a.id());
+    auto q = t.Prepare(
+        "SELECT recipient, state, count(*) FROM outbox GROUP BY recipient, state");
+    if (!q.ok()) return q.status();
+    while (true) {
+      auto r = (*q)->Step();
+      if (!r.ok()) return r.status();
+      if (!*r) break;
+      auto& b = boxes[(*q)->Text(0)];
+      b.set_agency((*q)->Text(0));
+      if ((*q)->Int(1) == kStateDead) {
+        b.set_dead((*q)->Int(2));
+      } else {
+        b.set_queued(b.queued() + (*q)->Int(2));
+      }
+    }
+    for (auto& [id, b] : boxes) *out.add_mailboxes() = b;
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::vector<ehx::exchange::v1::DeadLetter>>
+GatewayCore::DeadLetters(const std::string& agency, int limit) {
+  if (limit <= 0) limit = 100;
+  std::vector<ehx::exchange::v1::DeadLetter> out;
+  absl::Status st = store_->Read([&](store::Txn& t) -> absl::Status {
+    auto q = t.Prepare(
+        "SELECT o.id, o.recipient, e.message_id, e.case_ref, e.event_type, "
+        "o.attempts, o.dead_reason, o.died_ms FROM outbox o JOIN events e ON "
+        "e.seq=o.event_seq WHERE o.state=2 AND (?1='' OR o.recipient=?1) "
+        "ORDER BY o.id LIMIT ?2");
+    if (!q.ok()) return q.status();
+    (*q)->Bind(1, agency).Bind(2, int64_t{limit});
+    while (true) {
+      auto r = (*q)->Step();
+      if (!r.ok()) return r.status();
+      if (!*r) break;
+      ehx::exchange::v1::DeadLetter d;
+      d.set_delivery_id((*q)->Int(0));
+      d.set_agency((*q)->Text(1));
+      d.set_message_id((*q)->Text(2));
+      d.set_case_ref((*q)->Text(3));
+      d.set_event_type(static_cast<ehx::exchange::v1::EventType>((*q)->Int(4)));
+      d.set_attempts(static_cast<int>((*q)->Int(5)));
+      d.set_reason((*q)->Text(6));
+      *d.mutable_died_at() = TimeUtil::MillisecondsToTimestamp((*q)->Int(7));
+      out.push_back(std::move(d));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<int> GatewayCore::Replay(const std::vector<uint64_t>& ids,
+                                        bool all, const std::string& agency) {
+  auto count = std::make_shared<int>(0);
+  auto notify = std::make_shared<std::vector<std::string>>();
+  std::promise<absl::Status> p;
+  auto f = p.get_future();
+  store_->Write(
+      [this, ids, all, agency, count, notify](store::Txn& t) -> absl::Status {
+        const int64_t now = clock_();
+        std::vector<std::pair<int64_t, std::string>> rows;
+        auto sel = t.Prepare(
+            "SELECT o.id, o.recipient, e.event_type FROM outbox o JOIN events e "
+            "ON e.seq=o.event_seq WHERE o.state=2 AND (?1='' OR o.recipient=?1)");
+        if (!sel.ok()) return sel.status();
+        (*sel)->Bind(1, agency);
+        std::vector<std::tuple<int64_t, std::string, int>> dead;
+        while (true) {
+          auto r = (*sel)->Step();
+          if (!r.ok()) return r.status();
+          if (!*r) break;
+          dead.emplace_back((*sel)->Int(0), (*sel)->Text(1),
+                            static_cast<int>((*sel)->Int(2)));
+        }
+        (*sel)->Reset();
+        auto up = t.Prepare(
+            "UPDATE outbox SET state=0, attempts=0, next_attempt_ms=?, "
+            "expires_ms=?, dead_reason=NULL, died_ms=NULL WHERE id=?");
+        if (!up.ok()) return up.status();
+        for (const auto& [id, recipient, type] : dead) {
+          if (!all && std::find(ids.begin(), ids.end(),
+                                static_cast<uint64_t>(id)) == ids.end()) {
+            continue;
+          }
+          (*up)->Reset();
+          const int64_t ttl = router_.TtlSeconds(
+              static_cast<ehx::exchange::v1::EventType>(type));
+          absl::Status st =
+              (*up)->Bind(1, now).Bind(2, now + ttl * 1000).Bind(3, id).Run();
+          if (!st.ok()) return st;
+          st = AppendAudit(t, "admin", "replay", absl::StrCat(id), "",
+                           absl::StrCat("to=", recipient), now);
+          if (!st.ok()) return st;
+          notify->push_back(recipient);
+          ++*count;
+        }
+        return absl::OkStatus();
+      },
+      [&p](absl::Status st) { p.set_value(st); });
+  absl::Status st = f.get();
+  if (!st.ok()) return st;
+  Notify(*notify);
+  return *count;
+}
+
+absl::StatusOr<ehx::record::v1::CaseRecord> GatewayCore::CaseRecord(
+    const std::string& case_ref) {
+  ehx::record::v1::CaseRecord out;
+  bool found = false;
+  absl::Status st = store_->Read([&](store::Txn& t) -> absl::Status {
+    auto q = t.Prepare("SELECT record FROM cases WHERE case_ref=?");
+    if (!q.ok()) return q.status();
+    (*q)->Bind(1, case_ref);
+    auto r = (*q)->Step();
+    if (!r.ok()) return r.status();
+    if (*r) {
+      found = true;
+      if (!out.ParseFromString((*q)->Text(0))) {
+        return absl::DataLossError("store: corrupt shared record");
+      }
+    }
+    (*q)->Reset();
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  if (!found) return absl::NotFoundError("no shared record for that case");
+  return out;
+}
+
+absl::StatusOr<std::vector<Delivery>> GatewayCore::Peek(
+    const std::string& agency, int limit) {
+  if (limit <= 0) limit = 20;
+  std::vector<Delivery> out;
+  absl::Status st = store_->Read([&](store::Txn& t) -> absl::Status {
+    auto q = t.Prepare(
+        "SELECT o.id, o.attempts, e.envelope FROM outbox o JOIN events e ON "
+        "e.seq=o.event_seq WHERE o.recipient=? AND o.state=0 ORDER BY o.id "
+        "LIMIT ?");
+    if (!q.ok()) return q.status();
+    (*q)->Bind(1, agency).Bind(2, int64_t{limit});
+    while (true) {
+      auto r = (*q)->Step();
+      if (!r.ok()) return r.status();
+      if (!*r) break;
+      Delivery d;
+      d.set_delivery_id((*q)->Int(0));
+      d.set_attempt(static_cast<int>((*q)->Int(1)) + 1);
+      d.mutable_envelope()->ParseFromString((*q)->Text(2));
+      out.push_back(std::move(d));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+}  // namespace ehx::pipeline

@@ -1,1 +1,304 @@
-// placeholder
+#include "store/sqlite_store.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
+namespace ehx::store {
+namespace {
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events(
+  seq INTEGER PRIMARY KEY,
+  message_id TEXT NOT NULL UNIQUE,
+  sender TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  content_hash BLOB NOT NULL,
+  case_ref TEXT NOT NULL,
+  event_type INTEGER NOT NULL,
+  accepted_at_ms INTEGER NOT NULL,
+  recipients TEXT NOT NULL,
+  envelope BLOB NOT NULL,
+  UNIQUE(sender, idempotency_key));
+CREATE TABLE IF NOT EXISTS outbox(
+  id INTEGER PRIMARY KEY,
+  event_seq INTEGER NOT NULL REFERENCES events(seq),
+  recipient TEXT NOT NULL,
+  case_ref TEXT NOT NULL,
+  state INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  dead_reason TEXT,
+  died_ms INTEGER);
+CREATE INDEX IF NOT EXISTS outbox_mailbox ON outbox(recipient, state, id);
+CREATE INDEX IF NOT EXISTS outbox_case ON outbox(recipient, case_ref, state, id);
+CREATE INDEX IF NOT EXISTS outbox_expiry ON outbox(state, expires_ms);
+CREATE TABLE IF NOT EXISTS cases(
+  case_ref TEXT PRIMARY KEY,
+  record BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS audit(
+  seq INTEGER PRIMARY KEY,
+  at_ms INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  case_pseudo TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  prev_hash BLOB NOT NULL,
+  hash BLOB NOT NULL);
+)sql";
+
+absl::Status SqlError(sqlite3* db, std::string_view what) {
+  return absl::InternalError(
+      absl::StrCat("sqlite ", std::string(what), ": ", sqlite3_errmsg(db)));
+}
+
+absl::Status ExecRaw(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return absl::InternalError(absl::StrCat("sqlite: ", msg));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<sqlite3*> OpenConn(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return absl::UnavailableError(
+        absl::StrCat("store: cannot open ", path, ": ", msg));
+  }
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_extended_result_codes(db, 1);
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+        "PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON",
+        "PRAGMA temp_store=MEMORY", "PRAGMA cache_size=-16000"}) {
+    absl::Status st = ExecRaw(db, pragma);
+    if (!st.ok()) {
+      sqlite3_close(db);
+      return st;
+    }
+  }
+  return db;
+}
+
+}  // namespace
+
+Stmt& Stmt::Bind(int i, int64_t v) {
+  sqlite3_bind_int64(stmt_, i, v);
+  return *this;
+}
+Stmt& Stmt::Bind(int i, std::string_view v) {
+  sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()),
+                    SQLITE_TRANSIENT);
+  return *this;
+}
+Stmt& Stmt::BindBlob(int i, std::string_view v) {
+  sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()),
+                    SQLITE_TRANSIENT);
+  return *this;
+}
+Stmt& Stmt::BindNull(int i) {
+  sqlite3_bind_null(stmt_, i);
+  return *this;
+}
+absl::StatusOr<bool> Stmt::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return SqlError(db_, "step");
+}
+absl::Status Stmt::Run() {
+  while (true) {
+    absl::StatusOr<bool> r = Step();
+    if (!r.ok()) return r.status();
+    if (!*r) return absl::OkStatus();
+  }
+}
+int64_t Stmt::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+std::string Stmt::Text(int col) const {
+  const void* p = sqlite3_column_blob(stmt_, col);
+  int n = sqlite3_column_bytes(stmt_, col);
+  return p ? std::string(static_cast<const char*>(p), n) : std::string();
+}
+bool Stmt::IsNull(int col) const {
+  return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+}
+void Stmt::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+Txn::~Txn() {
+  for (auto& [sql, s] : raw_) sqlite3_finalize(s);
+}
+
+absl::StatusOr<Stmt*> Txn::Prepare(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) {
+    it->second->Reset();
+    return it->second.get();
+  }
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s,
+                         nullptr) != SQLITE_OK) {
+    return SqlError(db_, "prepare");
+  }
+  raw_[sql] = s;
+  auto stmt = std::make_unique<Stmt>(db_, s);
+  Stmt* out = stmt.get();
+  cache_[sql] = std::move(stmt);
+  return out;
+}
+
+absl::Status Txn::Exec(const std::string& sql) {
+  return ExecRaw(db_, sql.c_str());
+}
+int64_t Txn::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
+int Txn::Changes() const { return sqlite3_changes(db_); }
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
+    const std::string& path, StoreOptions options) {
+  std::unique_ptr<SqliteStore> s(new SqliteStore());
+  s->options_ = options;
+  if (s->options_.max_batch <= 0) s->options_.max_batch = 256;
+  absl::StatusOr<sqlite3*> w = OpenConn(path);
+  if (!w.ok()) return w.status();
+  s->wdb_ = *w;
+  absl::Status st = ExecRaw(s->wdb_, kSchema);
+  if (!st.ok()) return st;
+  absl::StatusOr<sqlite3*> r = OpenConn(path);
+  if (!r.ok()) return r.status();
+  s->rdb_ = *r;
+  s->wtxn_ = std::make_unique<Txn>(s->wdb_);
+  s->rtxn_ = std::make_unique<Txn>(s->rdb_);
+  s->writer_ = std::thread([p = s.get()] { p->WriterLoop(); });
+  return s;
+}
+
+SqliteStore::~SqliteStore() {
+  Close();
+  wtxn_.reset();
+  rtxn_.reset();
+  if (rdb_) sqlite3_close(rdb_);
+  if (wdb_) sqlite3_close(wdb_);
+}
+
+void SqliteStore::Close() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    closing_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+absl::Status SqliteStore::health() const {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!failure_.empty()) return absl::UnavailableError(failure_);
+  return absl::OkStatus();
+}
+
+void SqliteStore::Write(WriteFn fn, DoneFn done) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (failure_.empty() && !closing_) {
+      queue_.push_back(Op{std::move(fn), std::move(done)});
+      cv_.notify_one();
+      return;
+    }
+  }
+  done(absl::UnavailableError("store: not accepting writes"));
+}
+
+absl::Status SqliteStore::WriteNow(const WriteFn& fn) {
+  absl::Status st = wtxn_->Exec("BEGIN IMMEDIATE");
+  if (!st.ok()) return st;
+  st = fn(*wtxn_);
+  if (!st.ok()) {
+    wtxn_->Exec("ROLLBACK").IgnoreError();
+    return st;
+  }
+  return wtxn_->Exec("COMMIT");
+}
+
+absl::Status SqliteStore::Read(const std::function<absl::Status(Txn&)>& fn) {
+  std::lock_guard<std::mutex> l(read_mu_);
+  absl::Status st = rtxn_->Exec("BEGIN");
+  if (!st.ok()) return st;
+  st = fn(*rtxn_);
+  rtxn_->Exec("COMMIT").IgnoreError();
+  return st;
+}
+
+void SqliteStore::WriterLoop() {
+  std::vector<Op> batch;
+  std::vector<absl::Status> results;
+  while (true) {
+    batch.clear();
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty() && closing_) return;
+      while (!queue_.empty() &&
+             static_cast<int>(batch.size()) < options_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    results.assign(batch.size(), absl::OkStatus());
+    absl::Status commit = wtxn_->Exec("BEGIN IMMEDIATE");
+    if (commit.ok()) {
+      for (size_t i = 0; i < batch.size(); ++i) {
+        absl::Status sp = wtxn_->Exec("SAVEPOINT op");
+        if (!sp.ok()) {
+          results[i] = sp;
+          continue;
+        }
+        results[i] = batch[i].fn(*wtxn_);
+        if (!results[i].ok()) {
+          wtxn_->Exec("ROLLBACK TO op").IgnoreError();
+        }
+        absl::Status rel = wtxn_->Exec("RELEASE op");
+        if (!rel.ok() && results[i].ok()) results[i] = rel;
+      }
+      commit = wtxn_->Exec("COMMIT");
+    }
+    if (!commit.ok()) {
+      // Never ack what may not be durable, and stop accepting writes: after
+      // a failed fsync the page cache state is unknown (PostgreSQL's lesson).
+      wtxn_->Exec("ROLLBACK").IgnoreError();
+      std::deque<Op> rest;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        failure_ = absl::StrCat("store: commit failed, writes refused until "
+                                "restart (",
+                                std::string(commit.message()), ")");
+        rest.swap(queue_);
+      }
+      SPDLOG_ERROR("{}", health().message().data());
+      for (auto& op : batch) {
+        op.done(absl::UnavailableError("store: commit failed"));
+      }
+      for (auto& op : rest) {
+        op.done(absl::UnavailableError("store: not accepting writes"));
+      }
+      continue;
+    }
+    commits_.fetch_add(1);
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(results[i]);
+  }
+}
+
+}  // namespace ehx::store

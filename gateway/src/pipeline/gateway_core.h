@@ -1,0 +1,127 @@
+// The gateway's core: the pipeline (validate -> route -> persist in one
+// transaction -> receipt) and the delivery engine (mailboxes, leases,
+// retry with backoff and jitter, TTL, dead letters, replay).
+#ifndef EHX_PIPELINE_GATEWAY_CORE_H_
+#define EHX_PIPELINE_GATEWAY_CORE_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "ehx/config/v1/config.pb.h"
+#include "ehx/exchange.h"
+#include "ehx/exchange/v1/admin_service.pb.h"
+#include "ehx/record/v1/shared_record.pb.h"
+#include "pipeline/router.h"
+#include "store/sqlite_store.h"
+
+namespace ehx::pipeline {
+
+// Clock in milliseconds since the epoch; replaceable in tests.
+using ClockFn = std::function<int64_t()>;
+
+// Thread-safe implementation of Exchange over SqliteStore.
+class GatewayCore : public Exchange {
+ public:
+  // Opens the store named in `config` and starts the engine threads.
+  static absl::StatusOr<std::unique_ptr<GatewayCore>> Create(
+      const ehx::config::v1::GatewayConfig& config, ClockFn clock = nullptr);
+  ~GatewayCore() override;
+
+  // Exchange.
+  void Publish(std::string sender, ehx::exchange::v1::Envelope envelope,
+               Callback<ehx::exchange::v1::PublishReceipt> done) override;
+  void Fetch(std::string agency, int max, int lease_seconds,
+             Callback<std::vector<ehx::exchange::v1::Delivery>> done) override;
+  void Ack(std::string agency, std::vector<AckItem> items,
+           Callback<int> done) override;
+  uint64_t Watch(std::string agency, std::function<void()> wake) override;
+  void Unwatch(uint64_t token) override;
+
+  // Returns leased deliveries to the mailbox (a subscriber went away);
+  // each counts as a failed attempt.
+  void Release(const std::string& agency, const std::vector<uint64_t>& ids);
+
+  // Admin operations (synchronous reads; replay is a durable write).
+  absl::StatusOr<ehx::exchange::v1::GatewayStatus> Status();
+  absl::StatusOr<std::vector<ehx::exchange::v1::DeadLetter>> DeadLetters(
+      const std::string& agency, int limit);
+  absl::StatusOr<int> Replay(const std::vector<uint64_t>& ids, bool all,
+                             const std::string& agency);
+  absl::StatusOr<ehx::record::v1::CaseRecord> CaseRecord(
+      const std::string& case_ref);
+  absl::StatusOr<std::vector<ehx::exchange::v1::Delivery>> Peek(
+      const std::string& agency, int limit);
+
+  // True if `agency` is registered and not decommissioned.
+  bool IsActiveAgency(const std::string& agency) const;
+  // Non-OK when the store refuses writes.
+  absl::Status health() const { return store_->health(); }
+  store::SqliteStore* store() { return store_.get(); }
+
+  // Stops the sweeper and the store (drains queued writes). Idempotent.
+  void Shutdown();
+
+ private:
+  GatewayCore(const ehx::config::v1::GatewayConfig& config, ClockFn clock);
+  absl::Status Init();
+  void SweeperLoop();
+  void Sweep();
+  void Notify(const std::vector<std::string>& agencies);
+  void NotifyAll();
+  int64_t BackoffMs(int attempts);
+  // Inside a write transaction: moves outbox row `id` to dead letters and
+  // queues a non-delivery notice for the original sender.
+  absl::Status KillLocked(store::Txn& txn, int64_t id, const std::string& reason,
+                          int64_t now, std::vector<std::string>* notify);
+  absl::Status AppendAudit(store::Txn& txn, const std::string& actor,
+                           const std::string& action,
+                           const std::string& message_id,
+                           const std::string& case_ref,
+                           const std::string& detail, int64_t now);
+  // Nacks (transient) inside a write transaction.
+  absl::Status RetryLocked(store::Txn& txn, int64_t id, int64_t now,
+                           std::vector<std::string>* notify);
+
+  ehx::config::v1::GatewayConfig config_;
+  ClockFn clock_;
+  Router router_;
+  std::unique_ptr<store::SqliteStore> store_;
+  int max_attempts_;
+  int64_t initial_backoff_ms_, max_backoff_ms_;
+  int lease_seconds_;
+  int64_t sweep_interval_ms_;
+
+  // Writer-thread only.
+  std::string audit_head_;
+
+  struct Lease {
+    int64_t until_ms;
+    std::string case_ref;
+  };
+  std::mutex lease_mu_;
+  std::map<std::string, std::map<uint64_t, Lease>> leases_;  // agency -> id
+
+  std::mutex watch_mu_;
+  std::map<uint64_t, std::pair<std::string, std::function<void()>>> watchers_;
+  uint64_t next_token_ = 1;
+
+  // Reads for Fetch run on a small pool so RPC threads never block.
+  class ReadPool;
+  std::unique_ptr<ReadPool> pool_;
+
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread sweeper_;
+};
+
+}  // namespace ehx::pipeline
+
+#endif  // EHX_PIPELINE_GATEWAY_CORE_H_
