@@ -1,0 +1,78 @@
+// ehxctl's commands. Each returns a process exit code (see client.h) and
+// prints its result to stdout and its errors to stderr.
+#ifndef EHX_TOOLS_EHXCTL_COMMANDS_H_
+#define EHX_TOOLS_EHXCTL_COMMANDS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gateway/tools/ehxctl/client.h"
+
+namespace ehx::ctl {
+
+// --- Exchange API (exchange_commands.cc) ---
+
+struct PublishOptions {
+  std::vector<std::string> files;
+  // Appends a fresh suffix to each envelope's idempotency key.
+  bool fresh_key = false;
+  // Parse and check the files locally only.
+  bool dry_run = false;
+};
+int Publish(const ConnectionOptions& conn, const PublishOptions& options);
+
+struct FetchOptions {
+  int max = 0;
+  int lease_seconds = 0;
+  bool ack = false;
+};
+int Fetch(const ConnectionOptions& conn, const FetchOptions& options);
+
+struct AckOptions {
+  std::vector<uint64_t> ids;
+  bool nack = false;
+  bool permanent = false;
+  std::string reason;
+};
+int Ack(const ConnectionOptions& conn, const AckOptions& options);
+
+struct TailOptions {
+  bool no_ack = false;
+  int count = 0;
+  double timeout_seconds = 0;
+  int window = 0;
+};
+int Tail(const ConnectionOptions& conn, const TailOptions& options);
+
+// --- Admin API (admin_commands.cc) ---
+
+int Status(const ConnectionOptions& conn);
+
+struct DeadLetterOptions {
+  std::string agency;
+  int limit = 0;
+  bool all = false;
+  std::vector<uint64_t> ids;
+};
+int ListDeadLetters(const ConnectionOptions& conn,
+                    const DeadLetterOptions& options);
+int ReplayDeadLetters(const ConnectionOptions& conn,
+                      const DeadLetterOptions& options);
+
+int ShowCase(const ConnectionOptions& conn, const std::string& case_ref);
+
+int PeekMailbox(const ConnectionOptions& conn, const std::string& agency,
+                int limit);
+
+// --- grpc.health.v1 (health.cc) ---
+
+struct HealthOptions {
+  std::string service;
+  bool admin = false;
+};
+int Health(const ConnectionOptions& conn, const HealthOptions& options);
+
+}  // namespace ehx::ctl
+
+#endif  // EHX_TOOLS_EHXCTL_COMMANDS_H_
