@@ -23,7 +23,7 @@ TEST(NhsNumberTest, TestRangeNumbersWithComputedCheckDigits) {
 }
 
 TEST(NhsNumberTest, CheckElevenBecomesZero) {
-  // 999000006: 245 - 2 + 12 = 255... computed: remainder 0 gives check 0.
+  // A remainder of 0 gives 11 - 0 = 11, written as check digit 0.
   for (int i = 0; i < 1000; ++i) {
     std::string stem = "999000" + std::to_string(100 + i).substr(0, 3);
     const int check = NhsCheckDigit(stem);
