@@ -34,7 +34,7 @@ int Status(const ConnectionOptions& conn) {
   xv1::GatewayStatus resp;
   grpc::Status st = stub->GetStatus(&ctx, xv1::GetStatusRequest(), &resp);
   if (!st.ok()) return ReportRpcError("status", st);
-  PrintJson(resp, conn.pretty);
+  PrintJson(resp, conn.pretty, /*all_fields=*/true);
   return kExitOk;
 }
 
@@ -74,7 +74,7 @@ int ReplayDeadLetters(const ConnectionOptions& conn,
   PrepareContext(conn, true, &ctx);
   grpc::Status st = stub->ReplayDeadLetters(&ctx, req, &resp);
   if (!st.ok()) return ReportRpcError("dead-letters replay", st);
-  PrintJson(resp, conn.pretty);
+  PrintJson(resp, conn.pretty, /*all_fields=*/true);
   return kExitOk;
 }
 

@@ -162,9 +162,11 @@ int ReportLocalError(absl::string_view what, absl::string_view message,
   return code;
 }
 
-void PrintJson(const google::protobuf::Message& message, bool pretty) {
+void PrintJson(const google::protobuf::Message& message, bool pretty,
+               bool all_fields) {
   google::protobuf::util::JsonPrintOptions opts;
   opts.add_whitespace = pretty;
+  opts.always_print_primitive_fields = all_fields;
   std::string out;
   auto st = google::protobuf::util::MessageToJsonString(message, &out, opts);
   if (!st.ok()) {

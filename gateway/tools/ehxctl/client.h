@@ -81,8 +81,10 @@ int ReportLocalError(absl::string_view what, absl::string_view message,
                      int code);
 
 // `message` as protobuf JSON (one line unless `pretty`), with a newline, to
-// stdout, flushed.
-void PrintJson(const google::protobuf::Message& message, bool pretty);
+// stdout, flushed. `all_fields` also prints zero/empty fields (for small
+// results such as counts, where 0 is the answer).
+void PrintJson(const google::protobuf::Message& message, bool pretty,
+               bool all_fields = false);
 
 // Reads a whole file ("-" is stdin).
 absl::StatusOr<std::string> ReadFile(const std::string& path);

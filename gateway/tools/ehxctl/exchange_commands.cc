@@ -123,7 +123,7 @@ int Publish(const ConnectionOptions& conn, const PublishOptions& options) {
     xv1::PublishReceipt receipt;
     grpc::Status st = stub->Publish(&ctx, requests[i], &receipt);
     if (st.ok()) {
-      PrintJson(receipt, conn.pretty);
+      PrintJson(receipt, conn.pretty, /*all_fields=*/true);
       continue;
     }
     const int code =
@@ -192,7 +192,7 @@ int Ack(const ConnectionOptions& conn, const AckOptions& options) {
   PrepareContext(conn, true, &ctx);
   grpc::Status st = stub->Ack(&ctx, req, &resp);
   if (!st.ok()) return ReportRpcError(options.nack ? "nack" : "ack", st);
-  PrintJson(resp, conn.pretty);
+  PrintJson(resp, conn.pretty, /*all_fields=*/true);
   if (resp.applied() < req.items_size()) {
     std::cerr << "ehxctl: " << req.items_size() - resp.applied()
               << " id(s) unknown or not yours\n";
