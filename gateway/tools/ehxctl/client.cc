@@ -2,6 +2,7 @@
 
 #include <google/protobuf/message.h>
 #include <google/protobuf/util/json_util.h>
+#include <grpc/support/log.h>
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -112,6 +114,11 @@ void PrepareContext(const ConnectionOptions& options, bool with_deadline,
                           std::chrono::milliseconds(static_cast<int64_t>(
                               options.deadline_seconds * 1000)));
   }
+}
+
+void ConfigureGrpcLogging(bool verbose) {
+  if (verbose || std::getenv("GRPC_VERBOSITY") != nullptr) return;
+  gpr_set_log_function([](gpr_log_func_args*) {});
 }
 
 int ExitCodeFor(const absl::Status& status) {

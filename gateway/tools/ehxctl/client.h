@@ -69,6 +69,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
 void PrepareContext(const ConnectionOptions& options, bool with_deadline,
                     grpc::ClientContext* context);
 
+// Unless `verbose` (or GRPC_VERBOSITY is set), drops gRPC core's own log
+// lines (handshake failures etc.): ehxctl reports errors itself. Call once,
+// before any channel is made.
+void ConfigureGrpcLogging(bool verbose);
+
 // Maps a gateway status to an exit code.
 int ExitCodeFor(const absl::Status& status);
 

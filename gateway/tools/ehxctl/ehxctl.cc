@@ -62,6 +62,9 @@ int Run(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_flag("--pretty", conn.pretty, "Indented JSON output");
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "Also show gRPC's own log lines");
+  app.parse_complete_callback([&] { ConfigureGrpcLogging(verbose); });
 
   int rc = kExitOk;
 
