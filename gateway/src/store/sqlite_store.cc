@@ -165,6 +165,10 @@ absl::StatusOr<Stmt*> Txn::Prepare(const std::string& sql) {
 absl::Status Txn::Exec(const std::string& sql) {
   return ExecRaw(db_, sql.c_str());
 }
+void Txn::ResetAll() {
+  for (auto& [sql, s] : raw_) sqlite3_reset(s);
+}
+
 int64_t Txn::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 int Txn::Changes() const { return sqlite3_changes(db_); }
 
@@ -226,6 +230,7 @@ absl::Status SqliteStore::WriteNow(const WriteFn& fn) {
   absl::Status st = wtxn_->Exec("BEGIN IMMEDIATE");
   if (!st.ok()) return st;
   st = fn(*wtxn_);
+  wtxn_->ResetAll();
   if (!st.ok()) {
     wtxn_->Exec("ROLLBACK").IgnoreError();
     return st;
@@ -238,6 +243,7 @@ absl::Status SqliteStore::Read(const std::function<absl::Status(Txn&)>& fn) {
   absl::Status st = rtxn_->Exec("BEGIN");
   if (!st.ok()) return st;
   st = fn(*rtxn_);
+  rtxn_->ResetAll();
   rtxn_->Exec("COMMIT").IgnoreError();
   return st;
 }
@@ -273,6 +279,7 @@ void SqliteStore::WriterLoop() {
         absl::Status rel = wtxn_->Exec("RELEASE op");
         if (!rel.ok() && results[i].ok()) results[i] = rel;
       }
+      wtxn_->ResetAll();
       commit = wtxn_->Exec("COMMIT");
     }
     if (!commit.ok()) {

@@ -55,6 +55,8 @@ class Txn {
   absl::StatusOr<Stmt*> Prepare(const std::string& sql);
   absl::Status Exec(const std::string& sql);
   int64_t LastInsertRowId() const;
+  // Resets every cached statement so none holds a read snapshot open.
+  void ResetAll();
   int Changes() const;
   sqlite3* db() const { return db_; }
 

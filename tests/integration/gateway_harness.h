@@ -1,0 +1,82 @@
+// Starts the real ehx-gateway binary on port 0 in a temp dir, with a dev
+// PKI, and gives mTLS channels per agency. Integration tests only.
+#ifndef EHX_TESTS_INTEGRATION_GATEWAY_HARNESS_H_
+#define EHX_TESTS_INTEGRATION_GATEWAY_HARNESS_H_
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "ehx/exchange/v1/admin_service.grpc.pb.h"
+#include "ehx/exchange/v1/exchange_service.grpc.pb.h"
+
+namespace ehx::testing {
+
+// A fresh temp dir, removed at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The dev PKI for the demo agencies (+ "ops"), made once per process.
+const std::filesystem::path& DevPki();
+
+// The standard demo agencies and routes (YAML fragment), for tests that
+// only tweak delivery settings.
+std::string DemoAgenciesAndRoutes();
+
+class GatewayProcess {
+ public:
+  // `config_body` is YAML without listen/tls/store/port_file, which the
+  // harness adds. The store lives in `dir`.
+  GatewayProcess(std::filesystem::path dir, std::string config_body);
+  ~GatewayProcess();
+
+  // Starts the binary and waits (up to 30 s) for its port file.
+  bool Start();
+  // SIGKILL and reap.
+  void Kill();
+  // SIGTERM and reap; returns exit status.
+  int Stop();
+  bool running() const { return pid_ > 0; }
+
+  int port() const { return port_; }
+  int admin_port() const { return admin_port_; }
+  std::string log() const;
+
+  // A channel to the exchange (or admin) port as `agency`, using
+  // DevPki()/<agency>.pem|.key. Override files to test bad certificates.
+  std::shared_ptr<grpc::Channel> Channel(const std::string& agency,
+                                         bool admin = false) const;
+  std::shared_ptr<grpc::Channel> ChannelWith(const std::string& cert_file,
+                                             const std::string& key_file,
+                                             bool admin = false) const;
+  std::unique_ptr<ehx::exchange::v1::Exchange::Stub> Exchange(
+      const std::string& agency) const;
+  std::unique_ptr<ehx::exchange::v1::Admin::Stub> Admin() const;
+
+ private:
+  std::filesystem::path dir_;
+  std::string body_;
+  pid_t pid_ = -1;
+  std::atomic<int> port_{0}, admin_port_{0};
+};
+
+// Reads an Envelope from protobuf JSON (a plain envelope file).
+ehx::exchange::v1::Envelope LoadEnvelope(const std::filesystem::path& file);
+// The demo messages folder (deploy/demo/messages).
+std::filesystem::path DemoMessages();
+
+}  // namespace ehx::testing
+
+#endif  // EHX_TESTS_INTEGRATION_GATEWAY_HARNESS_H_

@@ -1,0 +1,455 @@
+// End-to-end tests of the real ehx-gateway binary over mTLS.
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "common/status_util.h"
+#include "gateway_harness.h"
+
+namespace ehx::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ehx::exchange::v1::AckRequest;
+using ehx::exchange::v1::AckResponse;
+using ehx::exchange::v1::Delivery;
+using ehx::exchange::v1::Envelope;
+using ehx::exchange::v1::FetchRequest;
+using ehx::exchange::v1::FetchResponse;
+using ehx::exchange::v1::PublishReceipt;
+using ehx::exchange::v1::PublishRequest;
+
+std::unique_ptr<grpc::ClientContext> Ctx() {
+  auto c = std::make_unique<grpc::ClientContext>();
+  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return c;
+}
+
+grpc::Status Publish(const GatewayProcess& gw, const std::string& agency,
+                     const Envelope& env, PublishReceipt* receipt) {
+  PublishRequest req;
+  *req.mutable_envelope() = env;
+  auto ctx = Ctx();
+  return gw.Exchange(agency)->Publish(ctx.get(), req, receipt);
+}
+
+std::vector<Delivery> FetchAll(const GatewayProcess& gw,
+                               const std::string& agency, bool ack,
+                               int max = 100) {
+  auto stub = gw.Exchange(agency);
+  FetchRequest req;
+  req.set_max_messages(max);
+  FetchResponse resp;
+  auto ctx = Ctx();
+  grpc::Status st = stub->Fetch(ctx.get(), req, &resp);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  std::vector<Delivery> out(resp.deliveries().begin(), resp.deliveries().end());
+  if (ack && !out.empty()) {
+    AckRequest a;
+    for (const auto& d : out) {
+      auto* i = a.add_items();
+      i->set_delivery_id(d.delivery_id());
+      i->set_ok(true);
+    }
+    AckResponse ar;
+    auto actx = Ctx();
+    EXPECT_TRUE(stub->Ack(actx.get(), a, &ar).ok());
+    EXPECT_EQ(ar.applied(), static_cast<int>(out.size()));
+  }
+  return out;
+}
+
+// Fetches and acks until the mailbox has nothing due (one per case is in
+// flight at a time, so a case's messages come over several fetches).
+std::vector<Delivery> Drain(const GatewayProcess& gw, const std::string& agency) {
+  std::vector<Delivery> out;
+  for (int i = 0; i < 100; ++i) {
+    auto batch = FetchAll(gw, agency, true);
+    if (batch.empty()) break;
+    out.insert(out.end(), batch.begin(), batch.end());
+  }
+  return out;
+}
+
+Envelope Caf(const std::string& key, const std::string& case_ref) {
+  Envelope e = LoadEnvelope(DemoMessages() / "02-caf-notification.json");
+  e.set_idempotency_key(key);
+  e.set_case_ref(case_ref);
+  return e;
+}
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  void StartWith(const std::string& extra) {
+    gw_ = std::make_unique<GatewayProcess>(dir_.path(),
+                                           DemoAgenciesAndRoutes() + extra);
+    ASSERT_TRUE(gw_->Start()) << gw_->log();
+  }
+  TempDir dir_;
+  std::unique_ptr<GatewayProcess> gw_;
+};
+
+// The quick-start story: CAF to school and health, step-up to the front
+// door, decision back to the referrer, step-down to early help.
+TEST_F(GatewayTest, FourFlowsOverMutualTls) {
+  StartWith("");
+  PublishReceipt r;
+  auto opened = LoadEnvelope(DemoMessages() / "01-case-opened.json");
+  ASSERT_TRUE(Publish(*gw_, "early-help", opened, &r).ok());
+  auto caf = LoadEnvelope(DemoMessages() / "02-caf-notification.json");
+  grpc::Status st = Publish(*gw_, "early-help", caf, &r);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(std::set<std::string>(r.recipients().begin(), r.recipients().end()),
+            (std::set<std::string>{"health-visiting", "school-oakfield"}));
+  for (const char* agency : {"school-oakfield", "health-visiting"}) {
+    auto got = Drain(*gw_, agency);
+    ASSERT_EQ(got.size(), 2u) << agency;  // case opened + CAF
+    EXPECT_EQ(got[1].envelope().message_id(), r.message_id());
+    EXPECT_EQ(got[1].envelope().sender_agency(), "early-help");
+  }
+  auto referral = LoadEnvelope(DemoMessages() / "03-step-up-referral.json");
+  ASSERT_TRUE(Publish(*gw_, "early-help", referral, &r).ok());
+  EXPECT_EQ(std::vector<std::string>(r.recipients().begin(), r.recipients().end()),
+            std::vector<std::string>{"csc-front-door"});
+  auto at_door = FetchAll(*gw_, "csc-front-door", true);
+  ASSERT_EQ(at_door.size(), 1u);
+  EXPECT_TRUE(at_door[0].envelope().has_step_up_referral());
+
+  auto outcome = LoadEnvelope(DemoMessages() / "04-referral-outcome.json");
+  st = Publish(*gw_, "csc-front-door", outcome, &r);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  auto back = FetchAll(*gw_, "early-help", true);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_TRUE(back[0].envelope().has_referral_outcome());
+
+  auto step_down = LoadEnvelope(DemoMessages() / "05-step-down.json");
+  ASSERT_TRUE(Publish(*gw_, "csc-front-door", step_down, &r).ok());
+  auto eh = FetchAll(*gw_, "early-help", true);
+  ASSERT_EQ(eh.size(), 1u);
+  EXPECT_TRUE(eh[0].envelope().has_step_down());
+
+  // The shared record links the referral to its decision.
+  ehx::exchange::v1::GetCaseRecordRequest cr;
+  cr.set_case_ref(caf.case_ref());
+  ehx::record::v1::CaseRecord rec;
+  auto ctx = Ctx();
+  ASSERT_TRUE(gw_->Admin()->GetCaseRecord(ctx.get(), cr, &rec).ok());
+  ASSERT_EQ(rec.referrals_size(), 1);
+  EXPECT_EQ(rec.referrals(0).referrer_agency(), "early-help");
+  EXPECT_EQ(rec.referrals(0).decided_by_agency(), "csc-front-door");
+  EXPECT_NE(rec.referrals(0).decision(), 0);
+  EXPECT_EQ(rec.event_count(), 5);
+}
+
+TEST_F(GatewayTest, PublishIsIdempotent) {
+  StartWith("");
+  PublishReceipt a, b, c;
+  ASSERT_TRUE(Publish(*gw_, "early-help", Caf("k-1", "EH-1"), &a).ok());
+  ASSERT_TRUE(Publish(*gw_, "early-help", Caf("k-1", "EH-1"), &b).ok());
+  EXPECT_EQ(a.message_id(), b.message_id());
+  EXPECT_FALSE(a.duplicate());
+  EXPECT_TRUE(b.duplicate());
+  grpc::Status st = Publish(*gw_, "early-help", Caf("k-1", "EH-2"), &c);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  // Only one delivery per recipient.
+  EXPECT_EQ(FetchAll(*gw_, "school-oakfield", true).size(), 1u);
+}
+
+TEST_F(GatewayTest, OrderPerCaseAndOneInFlightPerCase) {
+  StartWith("");
+  std::map<std::string, std::vector<std::string>> sent;
+  for (int i = 0; i < 30; ++i) {
+    const std::string c = "EH-ORD-" + std::to_string(i % 3);
+    PublishReceipt r;
+    ASSERT_TRUE(Publish(*gw_, "early-help", Caf("o-" + std::to_string(i), c), &r).ok());
+    sent[c].push_back(r.message_id());
+  }
+  std::map<std::string, std::vector<std::string>> got;
+  for (int round = 0; round < 40; ++round) {
+    auto batch = FetchAll(*gw_, "school-oakfield", false);
+    std::set<std::string> cases;
+    for (const auto& d : batch) {
+      EXPECT_TRUE(cases.insert(d.envelope().case_ref()).second)
+          << "two in flight for one case";
+      got[d.envelope().case_ref()].push_back(d.envelope().message_id());
+    }
+    // Nothing more is due until these are acked.
+    EXPECT_TRUE(FetchAll(*gw_, "school-oakfield", false).empty());
+    auto stub = gw_->Exchange("school-oakfield");
+    AckRequest a;
+    for (const auto& d : batch) {
+      auto* i = a.add_items();
+      i->set_delivery_id(d.delivery_id());
+      i->set_ok(true);
+    }
+    AckResponse ar;
+    auto ctx = Ctx();
+    ASSERT_TRUE(stub->Ack(ctx.get(), a, &ar).ok());
+    if (batch.empty()) break;
+  }
+  EXPECT_EQ(got, sent);
+}
+
+TEST_F(GatewayTest, TtlExpiryDeadLettersAndTellsTheSender) {
+  StartWith(R"(
+delivery: {sweep_interval_ms: 100}
+)");
+  Envelope e = Caf("ttl-1", "EH-TTL");
+  e.mutable_ttl()->set_seconds(1);
+  PublishReceipt r;
+  ASSERT_TRUE(Publish(*gw_, "early-help", e, &r).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1800));
+  EXPECT_TRUE(FetchAll(*gw_, "school-oakfield", false).empty());
+  // One notice per recipient; both are for one case, so they come one at
+  // a time (order per case).
+  std::vector<Delivery> notices;
+  for (int i = 0; i < 5 && notices.size() < 2; ++i) {
+    for (auto& d : FetchAll(*gw_, "early-help", true)) notices.push_back(d);
+  }
+  ASSERT_EQ(notices.size(), 2u);
+  for (const auto& n : notices) {
+    ASSERT_TRUE(n.envelope().has_non_delivery());
+    EXPECT_EQ(n.envelope().non_delivery().message_id(), r.message_id());
+    EXPECT_EQ(n.envelope().non_delivery().reason(), "ttl_expired");
+    EXPECT_EQ(n.envelope().sender_agency(), "ehx-gateway");
+  }
+  ehx::exchange::v1::ListDeadLettersRequest lr;
+  ehx::exchange::v1::ListDeadLettersResponse dl;
+  auto ctx = Ctx();
+  ASSERT_TRUE(gw_->Admin()->ListDeadLetters(ctx.get(), lr, &dl).ok());
+  EXPECT_EQ(dl.dead_letters_size(), 2);
+}
+
+TEST_F(GatewayTest, PoisonMessageDeadLettersWhileOthersFlowThenReplays) {
+  StartWith(R"(
+delivery: {max_attempts: 3, initial_backoff_ms: 10, max_backoff_ms: 20, sweep_interval_ms: 50}
+)");
+  PublishReceipt poison;
+  ASSERT_TRUE(Publish(*gw_, "early-help", Caf("p-0", "EH-P"), &poison).ok());
+  std::set<std::string> good;
+  for (int i = 1; i <= 5; ++i) {
+    PublishReceipt r;
+    // Same case: ordering must not block behind the poison for ever.
+    ASSERT_TRUE(Publish(*gw_, "early-help", Caf("p-" + std::to_string(i), "EH-P"), &r).ok());
+    good.insert(r.message_id());
+  }
+  auto stub = gw_->Exchange("school-oakfield");
+  std::set<std::string> delivered;
+  int poison_attempts = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (delivered.size() < good.size() &&
+         std::chrono::steady_clock::now() < deadline) {
+    auto batch = FetchAll(*gw_, "school-oakfield", false);
+    AckRequest a;
+    for (const auto& d : batch) {
+      auto* i = a.add_items();
+      i->set_delivery_id(d.delivery_id());
+      if (d.envelope().message_id() == poison.message_id()) {
+        ++poison_attempts;
+        i->set_ok(false);
+        i->set_reason("cannot_parse");
+      } else {
+        i->set_ok(true);
+        delivered.insert(d.envelope().message_id());
+      }
+    }
+    AckResponse ar;
+    auto ctx = Ctx();
+    ASSERT_TRUE(stub->Ack(ctx.get(), a, &ar).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  }
+  EXPECT_EQ(delivered, good);
+  EXPECT_EQ(poison_attempts, 3);
+  ehx::exchange::v1::ListDeadLettersRequest lr;
+  lr.set_agency("school-oakfield");
+  ehx::exchange::v1::ListDeadLettersResponse dl;
+  auto ctx = Ctx();
+  ASSERT_TRUE(gw_->Admin()->ListDeadLetters(ctx.get(), lr, &dl).ok());
+  ASSERT_EQ(dl.dead_letters_size(), 1);
+  EXPECT_EQ(dl.dead_letters(0).message_id(), poison.message_id());
+  EXPECT_EQ(dl.dead_letters(0).reason(), "max_attempts");
+  // The sender hears about it.
+  bool told = false;
+  for (const auto& d : FetchAll(*gw_, "early-help", true)) {
+    told |= d.envelope().has_non_delivery() &&
+            d.envelope().non_delivery().message_id() == poison.message_id();
+  }
+  EXPECT_TRUE(told);
+  // Replay puts it back.
+  ehx::exchange::v1::ReplayDeadLettersRequest rr;
+  rr.add_delivery_ids(dl.dead_letters(0).delivery_id());
+  ehx::exchange::v1::ReplayDeadLettersResponse rres;
+  auto rctx = Ctx();
+  ASSERT_TRUE(gw_->Admin()->ReplayDeadLetters(rctx.get(), rr, &rres).ok());
+  EXPECT_EQ(rres.replayed(), 1);
+  auto again = FetchAll(*gw_, "school-oakfield", true);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].envelope().message_id(), poison.message_id());
+  EXPECT_EQ(again[0].attempt(), 1);
+}
+
+TEST_F(GatewayTest, SubscribeStreamDeliversAndRedeliversUnacked) {
+  StartWith("");
+  PublishReceipt r;
+  ASSERT_TRUE(Publish(*gw_, "early-help", Caf("s-1", "EH-S"), &r).ok());
+  {
+    auto stub = gw_->Exchange("school-oakfield");
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    auto stream = stub->Subscribe(&ctx);
+    ehx::exchange::v1::SubscribeRequest start;
+    start.mutable_start()->set_window(8);
+    ASSERT_TRUE(stream->Write(start));
+    Delivery d;
+    ASSERT_TRUE(stream->Read(&d));
+    EXPECT_EQ(d.envelope().message_id(), r.message_id());
+    // Go away without acking.
+    ctx.TryCancel();
+  }
+  // Redelivered (as a new attempt) to the next consumer.
+  std::vector<Delivery> again;
+  for (int i = 0; i < 100 && again.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    again = FetchAll(*gw_, "school-oakfield", false);
+  }
+  // The release counts as an attempt with backoff: it may take ~1 s.
+  for (int i = 0; i < 60 && again.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    again = FetchAll(*gw_, "school-oakfield", false);
+  }
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].envelope().message_id(), r.message_id());
+  EXPECT_GE(again[0].attempt(), 2);
+  // A live stream gets new messages pushed and acks them.
+  auto stub = gw_->Exchange("health-visiting");
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto stream = stub->Subscribe(&ctx);
+  ehx::exchange::v1::SubscribeRequest start;
+  start.mutable_start()->set_window(4);
+  ASSERT_TRUE(stream->Write(start));
+  Delivery d;
+  ASSERT_TRUE(stream->Read(&d));  // s-1, already queued
+  ehx::exchange::v1::SubscribeRequest ack;
+  ack.mutable_ack()->set_delivery_id(d.delivery_id());
+  ack.mutable_ack()->set_ok(true);
+  ASSERT_TRUE(stream->Write(ack));
+  ASSERT_TRUE(Publish(*gw_, "early-help", Caf("s-2", "EH-S"), &r).ok());
+  ASSERT_TRUE(stream->Read(&d));
+  EXPECT_EQ(d.envelope().message_id(), r.message_id());
+  ctx.TryCancel();
+}
+
+// Certificates: refused before any handler runs; body cannot claim another
+// agency; admin only for operators.
+TEST_F(GatewayTest, CertificateCasesAreRefused) {
+  StartWith("");
+  const fs::path bad = DevPki() / "bad";
+  PublishRequest req;
+  *req.mutable_envelope() = Caf("c-1", "EH-C");
+  struct Case {
+    const char* name;
+    std::string cert, key;
+  } cases[] = {
+      {"no client certificate", "", ""},
+      {"untrusted CA", (bad / "untrusted.pem").string(), (bad / "untrusted.key").string()},
+      {"self-signed", (bad / "self-signed.pem").string(), (bad / "self-signed.key").string()},
+      {"expired", (bad / "expired.pem").string(), (bad / "expired.key").string()},
+      {"not yet valid", (bad / "not-yet-valid.pem").string(), (bad / "not-yet-valid.key").string()},
+  };
+  for (const auto& c : cases) {
+    auto stub = ehx::exchange::v1::Exchange::NewStub(gw_->ChannelWith(c.cert, c.key));
+    PublishReceipt r;
+    auto ctx = Ctx();
+    grpc::Status st = stub->Publish(ctx.get(), req, &r);
+    EXPECT_FALSE(st.ok()) << c.name;
+    EXPECT_TRUE(st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                st.error_code() == grpc::StatusCode::UNAUTHENTICATED)
+        << c.name << ": " << st.error_code();
+  }
+  // A school certificate whose body claims to be early help.
+  Envelope spoof = Caf("c-2", "EH-C");
+  spoof.set_sender_agency("early-help");
+  PublishReceipt r;
+  grpc::Status st = Publish(*gw_, "school-oakfield", spoof, &r);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // The Admin API refuses an agency certificate.
+  auto admin = ehx::exchange::v1::Admin::NewStub(gw_->Channel("early-help", true));
+  ehx::exchange::v1::GatewayStatus gs;
+  auto ctx = Ctx();
+  EXPECT_EQ(admin->GetStatus(ctx.get(), {}, &gs).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // Nothing was stored.
+  auto octx = Ctx();
+  ASSERT_TRUE(gw_->Admin()->GetStatus(octx.get(), {}, &gs).ok());
+  EXPECT_EQ(gs.events(), 0);
+}
+
+// Every malformed message in the corpus is refused with its field path and
+// rule, and nothing is persisted.
+TEST_F(GatewayTest, MalformedCorpusRefusedWithFieldAndRuleNothingStored) {
+  StartWith("");
+  const fs::path dir = fs::path(EHX_SOURCE_DIR) / "tests/conformance/malformed";
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".json") continue;
+    std::ifstream in(entry.path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    google::protobuf::Struct wrapper;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), &wrapper).ok());
+    std::string env_json;
+    google::protobuf::util::MessageToJsonString(
+        wrapper.fields().at("envelope").struct_value(), &env_json);
+    Envelope env;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(env_json, &env).ok())
+        << entry.path();
+    PublishReceipt r;
+    grpc::Status st = Publish(*gw_, "early-help", env, &r);
+    ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << entry.path() << " " << st.error_message();
+    Violations got = ViolationsOf(FromGrpcStatus(st));
+    for (const auto& want : wrapper.fields().at("expect").list_value().values()) {
+      const auto& f = want.struct_value().fields();
+      const std::string field = f.at("field").string_value();
+      const std::string rule = f.at("rule").string_value();
+      bool found = false;
+      for (const auto& [gf, gd] : got) {
+        found |= gf == field && gd.rfind(rule + ":", 0) == 0;
+      }
+      EXPECT_TRUE(found) << entry.path().filename() << " missing " << field
+                         << " / " << rule;
+    }
+    ++files;
+  }
+  EXPECT_GE(files, 50);
+  ehx::exchange::v1::GatewayStatus gs;
+  auto ctx = Ctx();
+  ASSERT_TRUE(gw_->Admin()->GetStatus(ctx.get(), {}, &gs).ok());
+  EXPECT_EQ(gs.events(), 0);
+  for (const auto& m : gs.mailboxes()) EXPECT_EQ(m.queued(), 0);
+}
+
+TEST(GatewayConfigTest, CheckConfigNamesUnknownKeyPath) {
+  TempDir dir;
+  std::ofstream(dir.path() / "bad.yaml") << "listen: \"127.0.0.1:0\"\n"
+                                            "delivery: {max_atempts: 3}\n";
+  const std::string cmd = std::string(EHX_BINARY_DIR) +
+                          "/bin/ehx-gateway --check-config " +
+                          (dir.path() / "bad.yaml").string() + " 2>" +
+                          (dir.path() / "err").string();
+  EXPECT_NE(std::system(cmd.c_str()), 0);
+  std::ifstream in(dir.path() / "err");
+  std::string err((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(err.find("delivery.max_atempts: unknown key"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace ehx::testing
