@@ -27,7 +27,7 @@ for a in "$@"; do
   case "$a" in
     --force) force=1 ;;
     -h | --help)
-      sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     -*) echo "unknown option: $a" >&2; usage ;;
