@@ -35,10 +35,12 @@ extern "C" {
 #define EHX_ADAPTER_ABI_MINOR 1
 #define EHX_ADAPTER_ENTRY_SYMBOL "ehx_adapter_v1_entry"
 
-/* True when a table whose header says `struct_size` contains `member`. */
-#define EHX_ABI_HAS_MEMBER(table_ptr, type, member)     \
-  ((table_ptr)->struct_size >= offsetof(type, member) + \
-                                   sizeof(((type*)0)->member))
+/* True when a table of `type` whose header is `*header_ptr` contains
+ * `member`, e.g. EHX_ABI_HAS_MEMBER(&api->header, ehx_adapter_api_v1,
+ * check_health). */
+#define EHX_ABI_HAS_MEMBER(header_ptr, type, member)     \
+  ((header_ptr)->struct_size >= offsetof(type, member) + \
+                                    sizeof(((type*)0)->member))
 
 /* google.rpc.Code values used by the ABI. */
 enum {
@@ -115,10 +117,9 @@ typedef struct ehx_host_api_v1 {
 
   /* Publishes one serialized ehx.exchange.v1.Envelope (borrowed) as the
    * plugin's configured agency (sender_agency in the body is ignored).
-   * Blocks until the gateway has durably accepted or refused the message,
-   * so it must not be called from inside on_delivery() of the same instance
-   * if that could deadlock the plugin's own locking. Fills *out (zeroed by
-   * the caller or not: the host overwrites every member) and returns
+   * Blocks until the gateway has durably accepted or refused the message
+   * (bounded by a host timeout, then DEADLINE_EXCEEDED); may be called from
+   * inside on_delivery(). Overwrites every member of *out and returns
    * out->code. The caller must call free_publish_result(host_ctx, out). */
   int32_t (*publish)(void* host_ctx, const uint8_t* envelope,
                      size_t envelope_len, ehx_publish_result* out);
