@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -49,9 +50,27 @@ std::string TestPlugin(const std::string& name) {
 }
 
 // A valid config (JSON object) for an adapter under test, given a scratch
-// directory. Unknown adapters get "{}".
+// directory: plugins/adapters/<name>/conformance.json with every
+// "${SCRATCH}" replaced by the scratch dir, if the adapter ships one.
+// Unknown adapters get "{}".
 std::string ValidConfigFor(const std::string& path, const fs::path& scratch) {
   const std::string base = fs::path(path).filename().string();
+  std::string name = base;
+  if (name.rfind("ehx_adapter_", 0) == 0) name = name.substr(12);
+  if (name.size() > 3 && name.substr(name.size() - 3) == ".so") {
+    name.resize(name.size() - 3);
+  }
+  const fs::path shipped = fs::path(EHX_SOURCE_DIR) / "plugins" / "adapters" /
+                           name / "conformance.json";
+  if (fs::exists(shipped)) {
+    std::ifstream in(shipped);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    const std::string token = "${SCRATCH}";
+    for (size_t pos; (pos = text.find(token)) != std::string::npos;) {
+      text.replace(pos, token.size(), scratch.string());
+    }
+    return text;
+  }
   if (base == "ehx_adapter_folder.so") {
     return "{\"inbox_dir\": \"" + (scratch / "in").string() +
            "\", \"outbox_dir\": \"" + (scratch / "out").string() +
