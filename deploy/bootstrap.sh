@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git openssl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev libsqlite3-dev sqlite3 libyaml-cpp-dev libcli11-dev
-  libspdlog-dev libboost-dev libgtest-dev libgmock-dev
+  libspdlog-dev libboost-dev libgtest-dev libgmock-dev nlohmann-json3-dev
   python3-grpcio python3-protobuf
 )
 
