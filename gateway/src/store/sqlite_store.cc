@@ -67,11 +67,13 @@ absl::Status ExecRaw(sqlite3* db, const char* sql) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<sqlite3*> OpenConn(const std::string& path) {
+absl::StatusOr<sqlite3*> OpenConn(const std::string& path,
+                                  const std::string& vfs) {
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &db,
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+      vfs.empty() ? nullptr : vfs.c_str());
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
@@ -177,12 +179,12 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   std::unique_ptr<SqliteStore> s(new SqliteStore());
   s->options_ = options;
   if (s->options_.max_batch <= 0) s->options_.max_batch = 256;
-  absl::StatusOr<sqlite3*> w = OpenConn(path);
+  absl::StatusOr<sqlite3*> w = OpenConn(path, s->options_.vfs);
   if (!w.ok()) return w.status();
   s->wdb_ = *w;
   absl::Status st = ExecRaw(s->wdb_, kSchema);
   if (!st.ok()) return st;
-  absl::StatusOr<sqlite3*> r = OpenConn(path);
+  absl::StatusOr<sqlite3*> r = OpenConn(path, s->options_.vfs);
   if (!r.ok()) return r.status();
   s->rdb_ = *r;
   s->wtxn_ = std::make_unique<Txn>(s->wdb_);

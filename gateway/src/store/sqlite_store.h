@@ -69,6 +69,8 @@ class Txn {
 struct StoreOptions {
   // Most write operations per transaction (group commit).
   int max_batch = 256;
+  // SQLite VFS name; empty for the default (tests inject failing VFSes).
+  std::string vfs;
 };
 
 // Thread-safe. Write callbacks run on the writer thread, each inside its
