@@ -11,9 +11,11 @@
  *    reader uses struct_size to know which trailing members exist
  *    (EHX_ABI_HAS_MEMBER).
  *  - Only C types, pointer+length buffers and serialized protobuf cross.
- *    Messages are ehx.exchange.v1.* in protobuf binary encoding.
+ *    Messages are ehx.exchange.v1.* (and, for ingest/render,
+ *    ehx.adapter.v1.*) in protobuf binary encoding.
  *  - Whoever allocates frees: plugin-allocated strings are released with the
- *    plugin's free_string; host-allocated results with the host's
+ *    plugin's free_string, plugin-allocated buffers with the plugin's
+ *    free_buffer; host-allocated results with the host's
  *    free_publish_result. Borrowed ("view") arguments are valid only for the
  *    duration of the call.
  *  - No exception, longjmp or C++ type crosses this boundary.
@@ -31,8 +33,9 @@ extern "C" {
 #endif
 
 #define EHX_ADAPTER_ABI_MAJOR 1
-/* Minor history: 0 = first release; 1 = ehx_adapter_api_v1.check_health. */
-#define EHX_ADAPTER_ABI_MINOR 1
+/* Minor history: 0 = first release; 1 = ehx_adapter_api_v1.check_health;
+ * 2 = ehx_adapter_api_v1.ingest, render and free_buffer. */
+#define EHX_ADAPTER_ABI_MINOR 2
 #define EHX_ADAPTER_ENTRY_SYMBOL "ehx_adapter_v1_entry"
 
 /* True when a table of `type` whose header is `*header_ptr` contains
@@ -198,6 +201,46 @@ typedef struct ehx_adapter_api_v1 {
    * else a google.rpc.Code and optionally *detail (free with free_string).
    * Thread-safe; may be called at any time between start() and stop(). */
   int32_t (*check_health)(ehx_adapter_instance* instance, char** detail);
+
+  /* ---- minor 2 ---- */
+
+  /* Optional (NULL: the adapter does not ingest). Parses one native input
+   * (a file, a message body: `data`, `len` bytes, borrowed) called `name`
+   * (borrowed, `name_len` bytes, not NUL-terminated; for positions and
+   * reports only) and publishes every good record through host->publish,
+   * exactly as the adapter's own inbox loop would. Returns 0 and sets
+   * *report / *report_len to a plugin-allocated serialized
+   * ehx.adapter.v1.IngestReport (free with free_buffer) whenever the input
+   * was examined, including when it was refused as a whole
+   * (report.input_rejected). Returns a google.rpc.Code != 0 when the call
+   * itself failed (INVALID_ARGUMENT: bad arguments; INTERNAL: the adapter
+   * failed unexpectedly); *report may then still hold a report whose
+   * input_error says why, else NULL/0. Malformed input must never crash.
+   *
+   * May be called on an instance any time between create() and destroy(),
+   * started or not (a dry run such as `ehxctl adapter check` never calls
+   * start()); host->publish may be called from inside it. The host never
+   * calls ingest, render and on_delivery of one instance concurrently. */
+  int32_t (*ingest)(ehx_adapter_instance* instance, const char* name,
+                    size_t name_len, const uint8_t* data, size_t len,
+                    uint8_t** report, size_t* report_len);
+
+  /* Optional (NULL: the adapter does not render). Turns one serialized
+   * ehx.exchange.v1.Delivery (borrowed) into the agency's native format
+   * WITHOUT delivering it anywhere: returns 0 and sets *result /
+   * *result_len to a plugin-allocated serialized ehx.adapter.v1.RenderResult
+   * (free with free_buffer); else a google.rpc.Code != 0 (INVALID_ARGUMENT
+   * for malformed bytes or an envelope the format cannot carry,
+   * UNIMPLEMENTED for an event type it does not render) and optionally
+   * *error (free with free_string; no personal data). Same calling rules
+   * as ingest; never calls host->publish. */
+  int32_t (*render)(ehx_adapter_instance* instance, const uint8_t* delivery,
+                    size_t delivery_len, uint8_t** result, size_t* result_len,
+                    char** error);
+
+  /* Frees a buffer the plugin allocated (ingest report, render result).
+   * NULL-safe. Required when ingest or render is set. */
+  void (*free_buffer)(uint8_t* buffer);
 } ehx_adapter_api_v1;
 
 /* Size of the table as minor 0 defined it: the smallest struct_size a host

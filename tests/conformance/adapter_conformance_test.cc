@@ -2,7 +2,8 @@
 //
 //  - AdapterConformance/*: every adapter .so listed in
 //    EHX_CONFORMANCE_ADAPTERS must pass (exports, handshake, config schema,
-//    refusal of unknown config keys, malformed deliveries, load/stop).
+//    refusal of unknown config keys, malformed deliveries, load/stop, and
+//    for ABI 1.2 adapters ingest/render of garbage without a crash).
 //  - Handshake*: purpose-built C plugins the host must refuse or accept.
 //  - Probe*: an SDK plugin whose hooks throw or nack on request.
 //  - Folder*: the folder adapter's round trip through the real host.
@@ -26,9 +27,11 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
+#include "plugin_host/loaded_adapter.h"
 #include "plugin_host/plugin_config.h"
 #include "plugin_host/plugin_host.h"
 #include "plugin_test_util.h"
+#include "validate/validate.h"
 
 namespace ehx {
 namespace {
@@ -221,6 +224,90 @@ TEST_P(AdapterConformance, LoadsThroughTheHostAndStops) {
   EXPECT_EQ(exchange.watcher_count(), 0u);
 }
 
+// The dry-run host: publishes are checked by the gateway's real validator
+// and refused as the gateway would (INVALID_ARGUMENT), else accepted.
+class ValidatingExchange : public PublishOnlyExchange {
+ public:
+  ValidatingExchange()
+      : PublishOnlyExchange(
+            [this](const std::string&, const ehx::exchange::v1::Envelope& env)
+                -> absl::StatusOr<ehx::exchange::v1::PublishReceipt> {
+              std::lock_guard<std::mutex> lock(mu_);
+              if (!validate::ValidateEnvelope(env).empty()) {
+                ++refused_;
+                return absl::InvalidArgumentError("envelope refused");
+              }
+              ++accepted_;
+              ehx::exchange::v1::PublishReceipt r;
+              r.set_message_id("dry-" + std::to_string(accepted_));
+              return r;
+            }) {}
+  int accepted() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return accepted_;
+  }
+
+ private:
+  std::mutex mu_;
+  int accepted_ = 0;
+  int refused_ = 0;
+};
+
+// Inputs no adapter should turn into a published record.
+std::vector<std::pair<std::string, std::string>> GarbageInputs() {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.emplace_back("empty.bin", "");
+  out.emplace_back("binary.bin",
+                   std::string("\xff\xfe\x00\x01\x02garbage\x00\x80", 15));
+  out.emplace_back("quotes.csv", "\"unterminated,\"\"\"\n\"a\",b\r\n\"");
+  out.emplace_back("xml.xml", "<?xml version=\"1.0\"?><a><b></a>");
+  out.emplace_back("json.json", "{\"resourceType\": [1, {\"x\": ");
+  out.emplace_back("hl7.hl7", "MSH|^~\\&|\rPID|||\r");
+  out.emplace_back("long.txt", std::string(100000, 'A'));
+  return out;
+}
+
+TEST_P(AdapterConformance, IngestAndRenderOfGarbageDoNotCrash) {
+  TempDir dir;
+  ValidatingExchange exchange;
+  AdapterLoadOptions options;
+  options.name = "x";
+  options.path = GetParam();
+  options.agency = "agency-x";
+  options.config = StructFromJson(ValidConfigFor(GetParam(), dir.path()));
+  auto adapter = LoadedAdapter::Load(options, &exchange);
+  ASSERT_TRUE(adapter.ok()) << adapter.status();
+  LoadedAdapter& a = **adapter;
+  if (!a.supports_ingest() && !a.supports_render()) {
+    GTEST_SKIP() << "adapter has neither ingest nor render";
+  }
+  if (a.supports_ingest()) {
+    for (const auto& [name, bytes] : GarbageInputs()) {
+      auto report = a.Ingest(name, bytes);
+      if (!report.ok()) continue;  // an error is fine; a crash is not
+      EXPECT_EQ(report->input_name(), name);
+      EXPECT_EQ(report->records_published(), 0) << name;
+      EXPECT_LE(report->records_published() + report->records_failed(),
+                std::max(report->records_total(), 0))
+          << name;
+    }
+    EXPECT_EQ(exchange.accepted(), 0);
+  }
+  if (a.supports_render()) {
+    const std::string garbage("\xff\xff\xff\xff\x0a\x7f\x01", 7);
+    auto r = a.RenderBytes(garbage);
+    EXPECT_FALSE(r.ok());
+    // A well-formed delivery of a foreign event type: an answer, no crash.
+    ehx::exchange::v1::Delivery d;
+    d.set_delivery_id(1);
+    d.mutable_envelope()->set_message_id("m-1");
+    d.mutable_envelope()->set_case_ref("EH-1");
+    d.mutable_envelope()->set_event_type(
+        ehx::exchange::v1::EVENT_TYPE_CASE_CLOSED);
+    (void)a.Render(d);
+  }
+}
+
 std::vector<std::string> AdaptersUnderTest() {
   return absl::StrSplit(EHX_CONFORMANCE_ADAPTERS, ':', absl::SkipEmpty());
 }
@@ -341,6 +428,28 @@ TEST(Handshake, MissingFileIsNamed) {
   EXPECT_THAT(host.status().message(), HasSubstr("no/such/plugin.so"));
 }
 
+TEST(Handshake, OlderMinorPluginLacksIngestAndRender) {
+  PublishOnlyExchange exchange(
+      [](const std::string&, const ehx::exchange::v1::Envelope&)
+          -> absl::StatusOr<ehx::exchange::v1::PublishReceipt> {
+        return ehx::exchange::v1::PublishReceipt();
+      });
+  auto a =
+      LoadAdapter(TestPlugin("tc_v11"), google::protobuf::Struct(), &exchange);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ((*a)->abi_minor(), 1u);
+  EXPECT_FALSE((*a)->supports_ingest());
+  EXPECT_FALSE((*a)->supports_render());
+  auto report = (*a)->Ingest("x.csv", "a,b\n");
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(report.status().message(),
+              HasSubstr("adapter does not support ingest"));
+  auto rendered = (*a)->Render(ehx::exchange::v1::Delivery());
+  EXPECT_EQ(rendered.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(rendered.status().message(),
+              HasSubstr("adapter does not support render"));
+}
+
 // ---------------------------------------------------------------------------
 // The probe: throwing hooks, dispositions, publish results.
 
@@ -438,6 +547,113 @@ TEST(Probe, PublishRefusalCarriesCodeAndViolations) {
   EXPECT_EQ(host.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(host.status().message(),
               HasSubstr("INVALID_ARGUMENT: refused [case_ref: unknown case]"));
+}
+
+// The probe through LoadedAdapter (no gateway, never started).
+std::unique_ptr<LoadedAdapter> LoadProbe(Exchange* exchange,
+                                         const std::string& config_json) {
+  AdapterLoadOptions options;
+  options.name = "probe";
+  options.path = EHX_PROBE_ADAPTER;
+  options.agency = "agency-probe";
+  options.config = StructFromJson(config_json);
+  auto a = LoadedAdapter::Load(options, exchange);
+  EXPECT_TRUE(a.ok()) << a.status();
+  return a.ok() ? std::move(*a) : nullptr;
+}
+
+TEST(Probe, IngestPublishesEachRecordAndReportsRefusals) {
+  FakeExchange exchange;
+  exchange.SetPublishAnswer(
+      [](const FakeExchange::Published& p)
+          -> absl::StatusOr<ehx::exchange::v1::PublishReceipt> {
+        if (p.envelope.case_ref() != "BAD") {
+          ehx::exchange::v1::PublishReceipt r;
+          r.set_message_id("m-" + p.envelope.case_ref());
+          return r;
+        }
+        google::rpc::BadRequest br;
+        auto* v = br.add_field_violations();
+        v->set_field("case_ref");
+        v->set_description("case_ref_format: must look like EH-<digits>");
+        absl::Status st = absl::InvalidArgumentError("refused");
+        st.SetPayload("type.googleapis.com/google.rpc.BadRequest",
+                      absl::Cord(br.SerializeAsString()));
+        return st;
+      });
+  auto a = LoadProbe(&exchange, "{}");
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->supports_ingest());
+  EXPECT_EQ(a->abi_minor(), 2u);
+  auto report = a->Ingest("in.txt", "EH-1\r\nBAD\n\nEH-3\n");
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->input_name(), "in.txt");
+  EXPECT_EQ(report->records_total(), 3);
+  EXPECT_EQ(report->records_published(), 2);
+  EXPECT_EQ(report->records_failed(), 1);
+  EXPECT_THAT(report->published(), ::testing::ElementsAre("m-EH-1", "m-EH-3"));
+  ASSERT_EQ(report->errors_size(), 1);
+  EXPECT_EQ(report->errors(0).position(), "line 2");
+  EXPECT_EQ(report->errors(0).rule(), "case_ref_format");
+  EXPECT_EQ(report->errors(0).field(), "case_ref");
+  EXPECT_EQ(report->errors(0).message(), "must look like EH-<digits>");
+  auto published = exchange.published();
+  ASSERT_EQ(published.size(), 3u);
+  EXPECT_EQ(published[0].sender, "agency-probe");
+  EXPECT_EQ(published[0].envelope.idempotency_key(), "probe-in.txt-1");
+}
+
+TEST(Probe, IngestRejectedInputPublishesNothing) {
+  FakeExchange exchange;
+  auto a = LoadProbe(&exchange, "{}");
+  ASSERT_NE(a, nullptr);
+  auto report = a->Ingest("bin", std::string("EH-1\n\0", 6));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->input_rejected());
+  EXPECT_EQ(report->input_error(), "binary input (NUL byte)");
+  EXPECT_TRUE(exchange.published().empty());
+}
+
+TEST(Probe, ThrowInIngestIsContained) {
+  FakeExchange exchange;
+  auto a = LoadProbe(&exchange, "{\"throw_in\": \"ingest\"}");
+  ASSERT_NE(a, nullptr);
+  auto report = a->Ingest("x", "EH-1");
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(report.status().message(), HasSubstr("boom in ingest"));
+  EXPECT_THAT(report.status().message(), HasSubstr("plugin 'probe'"));
+}
+
+TEST(Probe, RenderProducesAResult) {
+  FakeExchange exchange;
+  auto a = LoadProbe(&exchange, "{}");
+  ASSERT_NE(a, nullptr);
+  ehx::exchange::v1::Delivery d;
+  d.mutable_envelope()->set_message_id("m-9");
+  d.mutable_envelope()->set_case_ref("EH-9");
+  auto r = a->Render(d);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->file_name(), "m-9.txt");
+  EXPECT_EQ(r->media_type(), "text/plain");
+  EXPECT_EQ(r->content(), "EH-9\n");
+  // The adapter's own refusal keeps its code and reason.
+  auto refused = a->Render(ehx::exchange::v1::Delivery());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("missing_message_id"));
+  auto garbage = a->RenderBytes(std::string("\xff\xff\xff", 3));
+  EXPECT_EQ(garbage.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(garbage.status().message(), HasSubstr("malformed_delivery"));
+}
+
+TEST(Probe, ThrowInRenderIsContained) {
+  FakeExchange exchange;
+  auto a = LoadProbe(&exchange, "{\"throw_in\": \"render\"}");
+  ASSERT_NE(a, nullptr);
+  ehx::exchange::v1::Delivery d;
+  d.mutable_envelope()->set_message_id("m-1");
+  auto r = a->Render(d);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(r.status().message(), HasSubstr("boom in render"));
 }
 
 TEST(Probe, NestedUnknownKeysAreNamedWithTheirPath) {

@@ -3,7 +3,7 @@
  *   1 ok (current minor)        2 exports ehx_adapter_v2_entry only
  *   3 table says major 2        4 newer minor than the host knows
  *   5 older minor (1.0 table)   6 struct_size too small
- *   7 refuses the host (NULL)
+ *   7 refuses the host (NULL)   8 a 1.1 table (no ingest/render)
  * It takes no config and acks every delivery. Also proves the ABI header
  * is plain C. */
 #include <stdlib.h>
@@ -68,6 +68,9 @@ static ehx_adapter_api_v1 table = {
     Stop,
     Destroy,
     FreeString,
+    NULL,
+    NULL,
+    NULL,
     NULL};
 
 static const ehx_adapter_api_v1* Entry(const ehx_abi_header* host) {
@@ -84,6 +87,10 @@ static const ehx_adapter_api_v1* Entry(const ehx_abi_header* host) {
   table.header.struct_size = (uint32_t)offsetof(ehx_adapter_api_v1, destroy);
 #elif EHX_TEST_MODE == 7
   return NULL;
+#elif EHX_TEST_MODE == 8
+  table.header.abi_minor = 1;
+  table.header.struct_size =
+      (uint32_t)(offsetof(ehx_adapter_api_v1, check_health) + sizeof(void*));
 #endif
   return &table;
 }

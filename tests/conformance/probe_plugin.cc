@@ -59,6 +59,56 @@ class ProbeAdapter : public ehx::sdk::Adapter {
     if (config_.throw_in() == "stop") throw std::runtime_error("boom in stop");
   }
 
+  // One record per non-empty line: the line is a case_ref, published as a
+  // CASE_CLOSED event keyed "probe-<input>-<line>". A NUL byte anywhere
+  // rejects the whole input (nothing published).
+  ehxpb::adapter::v1::IngestReport Ingest(const std::string& input_name,
+                                          std::string_view bytes) override {
+    if (config_.throw_in() == "ingest")
+      throw std::runtime_error("boom in ingest");
+    ehxpb::adapter::v1::IngestReport report;
+    report.set_input_name(input_name);
+    if (bytes.find('\0') != std::string_view::npos) {
+      report.set_input_rejected(true);
+      report.set_input_error("binary input (NUL byte)");
+      return report;
+    }
+    int line_no = 0;
+    size_t start = 0;
+    while (start <= bytes.size()) {
+      size_t end = bytes.find('\n', start);
+      if (end == std::string_view::npos) end = bytes.size();
+      std::string line(bytes.substr(start, end - start));
+      ++line_no;
+      start = end + 1;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.empty()) continue;
+      report.set_records_total(report.records_total() + 1);
+      ehxpb::exchange::v1::Envelope env;
+      env.set_idempotency_key("probe-" + input_name + "-" +
+                              std::to_string(line_no));
+      env.set_case_ref(line);
+      env.set_event_type(ehxpb::exchange::v1::EVENT_TYPE_CASE_CLOSED);
+      ehx::sdk::PublishRecord(host_, env, "line " + std::to_string(line_no),
+                              &report);
+    }
+    return report;
+  }
+
+  // "<message_id>.txt" holding the case_ref.
+  Status Render(const ehxpb::exchange::v1::Delivery& delivery,
+                ehxpb::adapter::v1::RenderResult* out) override {
+    if (config_.throw_in() == "render")
+      throw std::runtime_error("boom in render");
+    if (delivery.envelope().message_id().empty()) {
+      return Status(ehx::sdk::Code::kInvalidArgument, "missing_message_id");
+    }
+    out->set_file_name(delivery.envelope().message_id() + ".txt");
+    out->set_media_type("text/plain");
+    out->set_content(delivery.envelope().case_ref() + "\n");
+    return Status();
+  }
+
  private:
   const ProbeConfig config_;
   const ehx::sdk::Host host_;

@@ -1,6 +1,6 @@
-// The folder (file-drop) adapter: agency systems that can only read and
-// write files exchange ehx envelopes through three directories. See
-// README.md for the contract and the security posture.
+// The folder (file-drop) adapter. See folder_adapter.h and README.md.
+#include "folder_adapter.h"
+
 #include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
 #include <sys/stat.h>
@@ -209,245 +209,218 @@ Status CheckDir(const std::string& value, const char* key, bool required,
   return Status();
 }
 
-class FolderAdapter : public ehx::sdk::Adapter {
- public:
-  static constexpr const char* kType = "folder";
-  static constexpr const char* kVersion = "1.0.0";
+}  // namespace
 
-  FolderAdapter(const FolderConfig& config, ehx::sdk::Host host)
-      : config_(config), host_(host) {
-    for (auto [value, key, required] :
-         {std::tuple{config_.inbox_dir(), "inbox_dir", true},
-          std::tuple{config_.outbox_dir(), "outbox_dir", true},
-          std::tuple{config_.rejected_dir(), "rejected_dir", true},
-          std::tuple{config_.processed_dir(), "processed_dir", false}}) {
-      Status st = CheckDir(value, key, required, config_.create_dirs());
-      if (!st.ok()) throw StatusError(st);
-    }
-    if (config_.poll_interval_ms() < 0 || config_.min_file_age_ms() < 0 ||
-        config_.retry_backoff_ms() < 0 || config_.max_file_bytes() < 0) {
-      throw StatusError(
-          Status(Code::kInvalidArgument, "durations and sizes must be >= 0"));
-    }
-    poll_ = std::chrono::milliseconds(
-        config_.poll_interval_ms() ? config_.poll_interval_ms() : 1000);
-    min_age_ = std::chrono::milliseconds(
-        config_.min_file_age_ms() ? config_.min_file_age_ms() : 200);
-    retry_backoff_ = std::chrono::milliseconds(
-        config_.retry_backoff_ms() ? config_.retry_backoff_ms() : 5000);
-    max_bytes_ =
-        config_.max_file_bytes() ? config_.max_file_bytes() : int64_t{16} << 20;
+FolderAdapter::FolderAdapter(const FolderConfig& config, ehx::sdk::Host host)
+    : config_(config), host_(host) {
+  for (auto [value, key, required] :
+       {std::tuple{config_.inbox_dir(), "inbox_dir", true},
+        std::tuple{config_.outbox_dir(), "outbox_dir", true},
+        std::tuple{config_.rejected_dir(), "rejected_dir", true},
+        std::tuple{config_.processed_dir(), "processed_dir", false}}) {
+    Status st = CheckDir(value, key, required, config_.create_dirs());
+    if (!st.ok()) throw StatusError(st);
   }
+  if (config_.poll_interval_ms() < 0 || config_.min_file_age_ms() < 0 ||
+      config_.retry_backoff_ms() < 0 || config_.max_file_bytes() < 0) {
+    throw StatusError(
+        Status(Code::kInvalidArgument, "durations and sizes must be >= 0"));
+  }
+  poll_ = std::chrono::milliseconds(
+      config_.poll_interval_ms() ? config_.poll_interval_ms() : 1000);
+  min_age_ = std::chrono::milliseconds(
+      config_.min_file_age_ms() ? config_.min_file_age_ms() : 200);
+  retry_backoff_ = std::chrono::milliseconds(
+      config_.retry_backoff_ms() ? config_.retry_backoff_ms() : 5000);
+  max_bytes_ =
+      config_.max_file_bytes() ? config_.max_file_bytes() : int64_t{16} << 20;
+}
 
-  ~FolderAdapter() override { Stop(); }
+FolderAdapter::~FolderAdapter() { Stop(); }
 
-  Status Start() override {
+Status FolderAdapter::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+  return Status();
+}
+
+void FolderAdapter::Stop() {
+  {
     std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = false;
-    thread_ = std::thread([this] { Run(); });
-    return Status();
+    stopping_ = true;
+    cv_.notify_all();
   }
+  if (thread_.joinable()) thread_.join();
+}
 
-  void Stop() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-      cv_.notify_all();
-    }
-    if (thread_.joinable()) thread_.join();
+Status FolderAdapter::CheckHealth() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return health_;
+}
+
+DeliveryResult FolderAdapter::OnDelivery(const Delivery& delivery) {
+  const Envelope& env = delivery.envelope();
+  if (env.message_id().empty())
+    return DeliveryResult::Reject("missing_message_id");
+  const std::string name =
+      CompactTime(env.accepted_at().seconds(), env.accepted_at().nanos()) +
+      "-" + SafeName(env.message_id()) + kJsonSuffix;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(env, &json, options).ok()) {
+    return DeliveryResult::Reject("envelope_not_json_representable");
   }
-
-  Status CheckHealth() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return health_;
+  Status st = WriteFileAtomically(config_.outbox_dir(), name, json);
+  if (!st.ok()) {
+    host_.Log(LogLevel::kWarn, "outbox write failed: " + st.message());
+    return DeliveryResult::Retry("outbox_write_failed");
   }
+  return DeliveryResult::Ack();
+}
 
-  // Writes the delivered envelope to the outbox. Idempotent: the same
-  // message always gets the same file name, and a redelivery overwrites it.
-  DeliveryResult OnDelivery(const Delivery& delivery) override {
-    const Envelope& env = delivery.envelope();
-    if (env.message_id().empty())
-      return DeliveryResult::Reject("missing_message_id");
-    const std::string name =
-        CompactTime(env.accepted_at().seconds(), env.accepted_at().nanos()) +
-        "-" + SafeName(env.message_id()) + kJsonSuffix;
-    google::protobuf::util::JsonPrintOptions options;
-    options.add_whitespace = true;
-    options.preserve_proto_field_names = true;
-    std::string json;
-    if (!google::protobuf::util::MessageToJsonString(env, &json, options)
-             .ok()) {
-      return DeliveryResult::Reject("envelope_not_json_representable");
-    }
-    Status st = WriteFileAtomically(config_.outbox_dir(), name, json);
-    if (!st.ok()) {
-      host_.Log(LogLevel::kWarn, "outbox write failed: " + st.message());
-      return DeliveryResult::Retry("outbox_write_failed");
-    }
-    return DeliveryResult::Ack();
+void FolderAdapter::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    Status st = ScanOnce();
+    lock.lock();
+    health_ = st;
+    if (!st.ok()) host_.Log(LogLevel::kWarn, "inbox scan: " + st.message());
+    cv_.wait_for(lock, poll_, [this] { return stopping_; });
   }
+}
 
- private:
-  void Run() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stopping_) {
-      lock.unlock();
-      Status st = ScanOnce();
-      lock.lock();
-      health_ = st;
-      if (!st.ok()) host_.Log(LogLevel::kWarn, "inbox scan: " + st.message());
-      cv_.wait_for(lock, poll_, [this] { return stopping_; });
+bool FolderAdapter::Stopping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
+// One pass over the inbox, oldest name first.
+Status FolderAdapter::ScanOnce() {
+  std::error_code ec;
+  std::vector<fs::path> files;
+  const auto now = fs::file_time_type::clock::now();
+  for (fs::directory_iterator it(config_.inbox_dir(), ec), end;
+       !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    // Only finished *.json files: writers use a dot-prefixed or
+    // non-.json temp name and rename, or we wait min_file_age.
+    if (name.empty() || name[0] == '.' || !EndsWith(name, kJsonSuffix)) {
+      continue;
+    }
+    std::error_code fe;
+    // No symlinks: a link could point anywhere the gateway can read.
+    if (!it->is_regular_file(fe) || it->is_symlink(fe)) continue;
+    const auto mtime = it->last_write_time(fe);
+    if (fe || now - mtime < min_age_) continue;
+    files.push_back(it->path());
+  }
+  if (ec) {
+    return Status(Code::kUnavailable, "cannot list inbox: " + ec.message());
+  }
+  std::sort(files.begin(), files.end());
+  const auto steady_now = std::chrono::steady_clock::now();
+  // Forget backoff entries of files that are gone.
+  for (auto it = retry_at_.begin(); it != retry_at_.end();) {
+    if (std::find(files.begin(), files.end(), it->first) == files.end()) {
+      it = retry_at_.erase(it);
+    } else {
+      ++it;
     }
   }
-
-  bool Stopping() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return stopping_;
+  for (const fs::path& file : files) {
+    if (Stopping()) break;
+    auto r = retry_at_.find(file);
+    if (r != retry_at_.end() && steady_now < r->second) continue;
+    ProcessFile(file);
   }
+  return Status();
+}
 
-  // One pass over the inbox, oldest name first.
-  Status ScanOnce() {
-    std::error_code ec;
-    std::vector<fs::path> files;
-    const auto now = fs::file_time_type::clock::now();
-    for (fs::directory_iterator it(config_.inbox_dir(), ec), end;
-         !ec && it != end; it.increment(ec)) {
-      const std::string name = it->path().filename().string();
-      // Only finished *.json files: writers use a dot-prefixed or
-      // non-.json temp name and rename, or we wait min_file_age.
-      if (name.empty() || name[0] == '.' || !EndsWith(name, kJsonSuffix)) {
-        continue;
-      }
-      std::error_code fe;
-      // No symlinks: a link could point anywhere the gateway can read.
-      if (!it->is_regular_file(fe) || it->is_symlink(fe)) continue;
-      const auto mtime = it->last_write_time(fe);
-      if (fe || now - mtime < min_age_) continue;
-      files.push_back(it->path());
-    }
-    if (ec) {
-      return Status(Code::kUnavailable, "cannot list inbox: " + ec.message());
-    }
-    std::sort(files.begin(), files.end());
-    const auto steady_now = std::chrono::steady_clock::now();
-    // Forget backoff entries of files that are gone.
-    for (auto it = retry_at_.begin(); it != retry_at_.end();) {
-      if (std::find(files.begin(), files.end(), it->first) == files.end()) {
-        it = retry_at_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    for (const fs::path& file : files) {
-      if (Stopping()) break;
-      auto r = retry_at_.find(file);
-      if (r != retry_at_.end() && steady_now < r->second) continue;
-      ProcessFile(file);
-    }
-    return Status();
+void FolderAdapter::ProcessFile(const fs::path& file) {
+  std::error_code ec;
+  const auto size = fs::file_size(file, ec);
+  if (ec) return;  // gone meanwhile
+  if (static_cast<int64_t>(size) > max_bytes_) {
+    Reject(file, Status(Code::kInvalidArgument,
+                        "file larger than max_file_bytes (" +
+                            std::to_string(max_bytes_) + ")"));
+    return;
   }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return;  // gone or unreadable: next scan
+  std::stringstream buf;
+  buf << in.rdbuf();
+  const std::string content = buf.str();
 
-  void ProcessFile(const fs::path& file) {
-    std::error_code ec;
-    const auto size = fs::file_size(file, ec);
-    if (ec) return;  // gone meanwhile
-    if (static_cast<int64_t>(size) > max_bytes_) {
-      Reject(file, Status(Code::kInvalidArgument,
-                          "file larger than max_file_bytes (" +
-                              std::to_string(max_bytes_) + ")"));
-      return;
-    }
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return;  // gone or unreadable: next scan
-    std::stringstream buf;
-    buf << in.rdbuf();
-    const std::string content = buf.str();
-
-    Envelope env;
-    google::protobuf::util::JsonParseOptions options;
-    options.ignore_unknown_fields = false;
-    auto parsed =
-        google::protobuf::util::JsonStringToMessage(content, &env, options);
-    if (!parsed.ok()) {
-      Reject(file, Status(Code::kInvalidArgument,
-                          "not an ehx.exchange.v1.Envelope in protobuf JSON: " +
-                              std::string(parsed.message())));
-      return;
-    }
-    if (env.idempotency_key().empty()) {
-      // Stable across crashes between publish and delete: a re-publish of
-      // the same file is answered with the original receipt.
-      char key[64];
-      std::snprintf(key, sizeof(key), "folder-%016llx",
-                    static_cast<unsigned long long>(
-                        Fnv1a(file.filename().string(), content)));
-      env.set_idempotency_key(key);
-    }
-    ehx::sdk::PublishResult result = host_.Publish(env);
-    if (result.status.ok()) {
-      retry_at_.erase(file);
-      Status st = config_.processed_dir().empty()
-                      ? RemoveFile(file)
-                      : MoveInto(file, config_.processed_dir());
-      if (!st.ok()) {
-        host_.Log(LogLevel::kError,
-                  "published but cannot clear inbox file: " + st.message());
-      }
-      return;
-    }
-    if (IsPermanent(result.status.code())) {
-      Reject(file, result.status);
-      return;
-    }
-    retry_at_[file] = std::chrono::steady_clock::now() + retry_backoff_;
-    host_.Log(LogLevel::kInfo,
-              "publish will be retried: " + result.status.ToString());
+  Envelope env;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto parsed =
+      google::protobuf::util::JsonStringToMessage(content, &env, options);
+  if (!parsed.ok()) {
+    Reject(file, Status(Code::kInvalidArgument,
+                        "not an ehx.exchange.v1.Envelope in protobuf JSON: " +
+                            std::string(parsed.message())));
+    return;
   }
-
-  static Status RemoveFile(const fs::path& file) {
-    std::error_code ec;
-    fs::remove(file, ec);
-    if (ec) return Status(Code::kUnavailable, ec.message());
-    SyncDir(file.parent_path());
-    return Status();
+  if (env.idempotency_key().empty()) {
+    // Stable across crashes between publish and delete: a re-publish of
+    // the same file is answered with the original receipt.
+    char key[64];
+    std::snprintf(key, sizeof(key), "folder-%016llx",
+                  static_cast<unsigned long long>(
+                      Fnv1a(file.filename().string(), content)));
+    env.set_idempotency_key(key);
   }
-
-  // Moves `file` to rejected_dir with `<name>.error.txt` beside it.
-  void Reject(const fs::path& file, const Status& why) {
+  ehx::sdk::PublishResult result = host_.Publish(env);
+  if (result.status.ok()) {
     retry_at_.erase(file);
-    const std::string name = file.filename().string();
-    Status st = WriteFileAtomically(config_.rejected_dir(), name + ".error.txt",
-                                    ErrorText(why));
-    if (st.ok()) st = MoveInto(file, config_.rejected_dir());
+    Status st = config_.processed_dir().empty()
+                    ? RemoveFile(file)
+                    : MoveInto(file, config_.processed_dir());
     if (!st.ok()) {
       host_.Log(LogLevel::kError,
-                "cannot move refused file to rejected_dir: " + st.message());
-      retry_at_[file] = std::chrono::steady_clock::now() + retry_backoff_;
-      return;
+                "published but cannot clear inbox file: " + st.message());
     }
-    host_.Log(LogLevel::kWarn, std::string("inbox file rejected (") +
-                                   ehx::sdk::CodeName(why.code()) +
-                                   "); see rejected_dir");
+    return;
   }
+  if (IsPermanent(result.status.code())) {
+    Reject(file, result.status);
+    return;
+  }
+  retry_at_[file] = std::chrono::steady_clock::now() + retry_backoff_;
+  host_.Log(LogLevel::kInfo,
+            "publish will be retried: " + result.status.ToString());
+}
 
-  const FolderConfig config_;
-  const ehx::sdk::Host host_;
-  std::chrono::milliseconds poll_{1000};
-  std::chrono::milliseconds min_age_{200};
-  std::chrono::milliseconds retry_backoff_{5000};
-  int64_t max_bytes_ = 16 << 20;
+Status FolderAdapter::RemoveFile(const fs::path& file) {
+  std::error_code ec;
+  fs::remove(file, ec);
+  if (ec) return Status(Code::kUnavailable, ec.message());
+  SyncDir(file.parent_path());
+  return Status();
+}
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  Status health_;          // guarded by mu_
-  std::thread thread_;
-  // Only touched by the scan thread.
-  std::map<fs::path, std::chrono::steady_clock::time_point> retry_at_;
-};
+// Moves `file` to rejected_dir with `<name>.error.txt` beside it.
+void FolderAdapter::Reject(const fs::path& file, const Status& why) {
+  retry_at_.erase(file);
+  const std::string name = file.filename().string();
+  Status st = WriteFileAtomically(config_.rejected_dir(), name + ".error.txt",
+                                  ErrorText(why));
+  if (st.ok()) st = MoveInto(file, config_.rejected_dir());
+  if (!st.ok()) {
+    host_.Log(LogLevel::kError,
+              "cannot move refused file to rejected_dir: " + st.message());
+    retry_at_[file] = std::chrono::steady_clock::now() + retry_backoff_;
+    return;
+  }
+  host_.Log(LogLevel::kWarn, std::string("inbox file rejected (") +
+                                 ehx::sdk::CodeName(why.code()) +
+                                 "); see rejected_dir");
+}
 
-}  // namespace
 }  // namespace ehx::adapters::folder
-
-EHX_ADAPTER(ehx::adapters::folder::FolderAdapter,
-            ehxpb::adapters::folder::v1::FolderConfig)

@@ -11,6 +11,12 @@
 //     ehx::sdk::DeliveryResult OnDelivery(
 //         const ehxpb::exchange::v1::Delivery& delivery) override;
 //     void Stop() override;
+//     // Optional (ABI 1.2): one native input -> records published.
+//     ehxpb::adapter::v1::IngestReport Ingest(
+//         const std::string& input_name, std::string_view bytes) override;
+//     // Optional (ABI 1.2): one delivery -> native bytes.
+//     ehx::sdk::Status Render(const ehxpb::exchange::v1::Delivery& delivery,
+//                             ehxpb::adapter::v1::RenderResult* out) override;
 //   };
 //   EHX_ADAPTER(MyAdapter, ehxpb::adapters::my::v1::MyConfig)
 //
@@ -326,7 +332,91 @@ class Adapter {
 
   // Health for operators; OK by default.
   virtual Status CheckHealth() { return Status(); }
+
+  // ABI 1.2. Parses one native input called `input_name` (a file name,
+  // "MLLP message 7"; for positions only, never trusted as a path) and
+  // publishes every good record through Host::Publish, exactly as the
+  // adapter's own inbox loop does (which should call this too). Every
+  // record-level problem goes into the report with its position and rule;
+  // an input that cannot be parsed at all is input_rejected and nothing of
+  // it is published. May run before Start() (dry runs never start the
+  // adapter) but never concurrently with OnDelivery() or Render() from the
+  // host. Default: the input is rejected ("ingest not supported by this
+  // adapter").
+  virtual ehxpb::adapter::v1::IngestReport Ingest(const std::string& input_name,
+                                                  std::string_view bytes) {
+    (void)bytes;
+    ehxpb::adapter::v1::IngestReport report;
+    report.set_input_name(input_name);
+    report.set_input_rejected(true);
+    report.set_input_error("ingest not supported by this adapter");
+    return report;
+  }
+
+  // ABI 1.2. Renders `delivery` in the agency's native format into `*out`
+  // (file name, media type, bytes) without delivering it anywhere; an
+  // adapter's OnDelivery typically calls this and then writes/sends the
+  // result. Same calling rules as Ingest. Default: UNIMPLEMENTED.
+  virtual Status Render(const ehxpb::exchange::v1::Delivery& delivery,
+                        ehxpb::adapter::v1::RenderResult* out) {
+    (void)delivery;
+    (void)out;
+    return Status(Code::kUnimplemented, "render not supported by this adapter");
+  }
 };
+
+// Publishes one record's envelope and accounts for it in `report`: on
+// success counts it as published and appends the receipt's message id (or,
+// when the host returns none, the idempotency key); on refusal counts it as
+// failed and appends a RecordError at `position` whose rule and field come
+// from the first field violation (the gateway's descriptions read
+// "<rule>: <text>"), else rule "publish_refused" / "publish_failed".
+// Never copies envelope values into the report. Returns the publish status.
+inline Status PublishRecord(const Host& host,
+                            const ehxpb::exchange::v1::Envelope& envelope,
+                            const std::string& position,
+                            ehxpb::adapter::v1::IngestReport* report);
+
+inline Status PublishRecord(const Host& host,
+                            const ehxpb::exchange::v1::Envelope& envelope,
+                            const std::string& position,
+                            ehxpb::adapter::v1::IngestReport* report) {
+  PublishResult r = host.Publish(envelope);
+  if (r.status.ok()) {
+    report->set_records_published(report->records_published() + 1);
+    report->add_published(!r.receipt.message_id().empty()
+                              ? r.receipt.message_id()
+                              : envelope.idempotency_key());
+    return r.status;
+  }
+  report->set_records_failed(report->records_failed() + 1);
+  auto* e = report->add_errors();
+  e->set_position(position);
+  if (!r.status.violations().empty()) {
+    const FieldViolation& v = r.status.violations().front();
+    e->set_field(v.field);
+    const size_t colon = v.description.find(": ");
+    const std::string rule = colon == std::string::npos
+                                 ? std::string()
+                                 : v.description.substr(0, colon);
+    const bool snake =
+        !rule.empty() &&
+        rule.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") ==
+            std::string::npos;
+    e->set_rule(snake ? rule : "publish_refused");
+    e->set_message(snake ? v.description.substr(colon + 2) : v.description);
+    if (r.status.violations().size() > 1) {
+      e->set_message(e->message() + " (+" +
+                     std::to_string(r.status.violations().size() - 1) +
+                     " more violation(s))");
+    }
+  } else {
+    e->set_rule(r.status.code() == Code::kInvalidArgument ? "publish_refused"
+                                                          : "publish_failed");
+    e->set_message(r.status.ToString());
+  }
+  return r.status;
+}
 
 namespace internal {
 
@@ -496,6 +586,87 @@ struct Glue {
     }
   }
 
+  // Allocates a buffer for `message`'s serialization (freed by FreeBuffer).
+  static bool SerializeToBuffer(const google::protobuf::MessageLite& message,
+                                uint8_t** out, size_t* out_len) {
+    const size_t n = message.ByteSizeLong();
+    auto* p = static_cast<uint8_t*>(std::malloc(n > 0 ? n : 1));
+    if (p == nullptr) return false;
+    if (n > 0 && !message.SerializeWithCachedSizesToArray(p)) {
+      std::free(p);
+      return false;
+    }
+    *out = p;
+    *out_len = n;
+    return true;
+  }
+
+  static int32_t Ingest(ehx_adapter_instance* instance, const char* name,
+                        size_t name_len, const uint8_t* data, size_t len,
+                        uint8_t** report, size_t* report_len) {
+    if (report == nullptr || report_len == nullptr) {
+      return EHX_CODE_INVALID_ARGUMENT;
+    }
+    *report = nullptr;
+    *report_len = 0;
+    if ((name == nullptr && name_len != 0) || (data == nullptr && len != 0)) {
+      return EHX_CODE_INVALID_ARGUMENT;
+    }
+    const std::string input_name(name != nullptr ? name : "", name_len);
+    ehxpb::adapter::v1::IngestReport r;
+    int32_t code = EHX_CODE_OK;
+    try {
+      r = Of(instance)->adapter->Ingest(
+          input_name,
+          std::string_view(reinterpret_cast<const char*>(data), len));
+    } catch (...) {
+      std::string message;
+      code = CodeOfCurrentException(&message);
+      r.Clear();
+      r.set_input_name(input_name);
+      r.set_input_rejected(true);
+      r.set_input_error("adapter_exception: " + message);
+    }
+    if (!SerializeToBuffer(r, report, report_len)) return EHX_CODE_INTERNAL;
+    return code;
+  }
+
+  static int32_t Render(ehx_adapter_instance* instance, const uint8_t* delivery,
+                        size_t delivery_len, uint8_t** result,
+                        size_t* result_len, char** error) {
+    if (result == nullptr || result_len == nullptr) {
+      return EHX_CODE_INVALID_ARGUMENT;
+    }
+    *result = nullptr;
+    *result_len = 0;
+    try {
+      ehxpb::exchange::v1::Delivery parsed;
+      if ((delivery == nullptr && delivery_len != 0) ||
+          !parsed.ParseFromArray(delivery, static_cast<int>(delivery_len))) {
+        SetError(error, "malformed_delivery");
+        return EHX_CODE_INVALID_ARGUMENT;
+      }
+      ehxpb::adapter::v1::RenderResult out;
+      Status st = Of(instance)->adapter->Render(parsed, &out);
+      if (!st.ok()) {
+        SetError(error, st.message());
+        return static_cast<int32_t>(st.code());
+      }
+      if (!SerializeToBuffer(out, result, result_len)) {
+        SetError(error, "render result not serializable");
+        return EHX_CODE_INTERNAL;
+      }
+      return EHX_CODE_OK;
+    } catch (...) {
+      std::string message;
+      const int32_t code = CodeOfCurrentException(&message);
+      SetError(error, "adapter_exception: " + message);
+      return code;
+    }
+  }
+
+  static void FreeBuffer(uint8_t* p) { std::free(p); }
+
   // The plugin's static table; built once, never destroyed (no global
   // destructors run at dlclose or exit).
   static const ehx_adapter_api_v1* Table(const char* type_name) {
@@ -523,6 +694,9 @@ struct Glue {
         t->destroy = &Destroy;
         t->free_string = &FreeString;
         t->check_health = &CheckHealth;
+        t->ingest = &Ingest;
+        t->render = &Render;
+        t->free_buffer = &FreeBuffer;
         return t;
       } catch (...) {
         return nullptr;
