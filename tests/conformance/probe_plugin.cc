@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <google/protobuf/util/json_util.h>
+
 #include "ehx_sdk/adapter.h"
 
 namespace {
@@ -60,7 +62,8 @@ class ProbeAdapter : public ehx::sdk::Adapter {
   }
 
   // One record per non-empty line: the line is a case_ref, published as a
-  // CASE_CLOSED event keyed "probe-<input>-<line>". A NUL byte anywhere
+  // (valid) CASE_CLOSED event keyed "probe-<input>-<line>"; the line
+  // "NOPAYLOAD" omits the payload. A NUL byte anywhere
   // rejects the whole input (nothing published).
   ehxpb::adapter::v1::IngestReport Ingest(const std::string& input_name,
                                           std::string_view bytes) override {
@@ -85,10 +88,19 @@ class ProbeAdapter : public ehx::sdk::Adapter {
       if (line.empty()) continue;
       report.set_records_total(report.records_total() + 1);
       ehxpb::exchange::v1::Envelope env;
+      // A case closure the gateway's validator accepts.
+      (void)google::protobuf::util::JsonStringToMessage(
+          R"({"eventType": "EVENT_TYPE_CASE_CLOSED",
+              "occurredAt": "2026-01-05T10:00:00Z",
+              "caseClosure": {"reason": "Outcomes met.",
+                              "reasonCode": "CLOSURE_REASON_OUTCOMES_MET",
+                              "closedOn": {"year": 2026, "month": 1,
+                                           "day": 5}}})",
+          &env);
       env.set_idempotency_key("probe-" + input_name + "-" +
                               std::to_string(line_no));
       env.set_case_ref(line);
-      env.set_event_type(ehxpb::exchange::v1::EVENT_TYPE_CASE_CLOSED);
+      if (line == "NOPAYLOAD") env.clear_case_closure();
       ehx::sdk::PublishRecord(host_, env, "line " + std::to_string(line_no),
                               &report);
     }

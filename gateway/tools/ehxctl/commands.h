@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "gateway/tools/ehxctl/client.h"
 
 namespace ehx::ctl {
@@ -72,6 +73,41 @@ struct HealthOptions {
   bool admin = false;
 };
 int Health(const ConnectionOptions& conn, const HealthOptions& options);
+
+// --- Adapter dry runs (adapter_commands.cc): no gateway involved ---
+
+struct AdapterOptions {
+  // A path to an adapter .so, or a name resolved to
+  // $EHX_PLUGIN_DIR/ehx_adapter_<name>.so or <ehxctl dir>/../plugins/.
+  std::string adapter;
+  // YAML file holding the plugin's config mapping (empty: no config).
+  std::string config;
+  // The agency the adapter publishes as.
+  std::string agency = "dry-run";
+  // check: native input files; render: envelope JSON files.
+  std::vector<std::string> files;
+  // render: write each result to this directory under its file_name
+  // instead of stdout.
+  std::string out_dir;
+};
+
+// Resolves --adapter as described in AdapterOptions. Exposed for tests.
+absl::StatusOr<std::string> ResolveAdapterPath(const std::string& adapter);
+
+// Feeds each file to the adapter's ingest() with a capturing host whose
+// publish runs the gateway's validator; prints every accepted envelope as a
+// JSON line on stdout and every record error on stderr. 0 when every
+// record was accepted, 3 when an input or a record was refused, 2 for bad
+// arguments/config/unreadable files, 1 when the adapter cannot be loaded or
+// does not ingest.
+int AdapterCheck(const ConnectionOptions& conn, const AdapterOptions& options,
+                 bool verbose);
+
+// Wraps each envelope in a Delivery and prints (or writes to --out-dir)
+// what the adapter's render() makes of it. Exit codes as AdapterCheck; a
+// refusal by the adapter is 3.
+int AdapterRender(const ConnectionOptions& conn, const AdapterOptions& options,
+                  bool verbose);
 
 }  // namespace ehx::ctl
 

@@ -3,6 +3,7 @@
 //   ehxctl --pki-dir pki --agency early-help publish msg.json
 //   ehxctl --pki-dir pki --agency school-oakfield tail --count 1
 //   ehxctl --pki-dir pki status            (Admin API as the "ops" operator)
+//   ehxctl adapter check --adapter folder --config cfg.yaml in.csv  (local)
 //
 // See `ehxctl --help` and `ehxctl <command> --help`.
 #include <CLI/CLI.hpp>
@@ -187,6 +188,41 @@ int Run(int argc, char** argv) {
   peek->add_option("--limit", peek_limit, "At most this many (0: 20)")
       ->check(CLI::NonNegativeNumber);
   peek->callback([&] { rc = PeekMailbox(conn, peek_agency, peek_limit); });
+
+  // adapter check / adapter render (no gateway)
+  auto* adapter_cmd = app.add_subcommand(
+      "adapter", "Dry-run an adapter plugin locally (no gateway involved)");
+  adapter_cmd->require_subcommand(1);
+  AdapterOptions adapter;
+  auto add_adapter_options = [&adapter](CLI::App* cmd) {
+    cmd->add_option("--adapter", adapter.adapter,
+                    "Adapter .so path, or a name (ehx_adapter_<name>.so in "
+                    "$EHX_PLUGIN_DIR or <ehxctl dir>/../plugins)")
+        ->required();
+    cmd->add_option("--config", adapter.config,
+                    "YAML file: the plugin's config mapping");
+    cmd->add_option("--agency", adapter.agency,
+                    "Agency the adapter publishes as")
+        ->capture_default_str();
+  };
+  auto* check_cmd = adapter_cmd->add_subcommand(
+      "check",
+      "Ingest native files; print each accepted envelope as a JSON line and "
+      "each record error (exit 3 if any input or record was refused)");
+  add_adapter_options(check_cmd);
+  check_cmd->add_option("files", adapter.files, "Native input files")
+      ->required();
+  check_cmd->callback([&] { rc = AdapterCheck(conn, adapter, verbose); });
+  auto* render_cmd = adapter_cmd->add_subcommand(
+      "render",
+      "Render envelope JSON files in the adapter's native format (stdout or "
+      "--out-dir)");
+  add_adapter_options(render_cmd);
+  render_cmd->add_option("--out-dir", adapter.out_dir,
+                         "Write each result here under its file name");
+  render_cmd->add_option("files", adapter.files, "Envelope JSON files")
+      ->required();
+  render_cmd->callback([&] { rc = AdapterRender(conn, adapter, verbose); });
 
   try {
     app.parse(argc, argv);
