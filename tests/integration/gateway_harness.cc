@@ -63,6 +63,21 @@ routes:
   - {event_type: EVENT_TYPE_STEP_UP_REFERRAL, to_selectors: [RECIPIENT_SELECTOR_FRONT_DOOR]}
   - {event_type: EVENT_TYPE_REFERRAL_OUTCOME, to_selectors: [RECIPIENT_SELECTOR_REFERRER, RECIPIENT_SELECTOR_LEAD_PRACTITIONER]}
   - {event_type: EVENT_TYPE_STEP_DOWN, to_selectors: [RECIPIENT_SELECTOR_EARLY_HELP, RECIPIENT_SELECTOR_LEAD_PRACTITIONER]}
+# A small explicit sharing policy for the demo flows (a missing policy
+# means nothing is delivered). The full default: deploy/config/policy.yaml.
+policy:
+  version: "integration-1"
+  granted_agencies: [early-help, csc-front-door, school-oakfield, health-visiting]
+  rules:
+    - {id: caf-to-parties, recipient_roles: [AGENCY_ROLE_SCHOOL, AGENCY_ROLE_HEALTH, AGENCY_ROLE_EARLY_HELP], record_types: [RECORD_TYPE_CAF_NOTIFICATION], bases: [SHARING_BASIS_CONSENT_IN_SCOPE, SHARING_BASIS_CONSENT_CITED], party_required: true}
+    - {id: outcome-to-parties, sender_roles: [AGENCY_ROLE_CSC_FRONT_DOOR], recipient_roles: [AGENCY_ROLE_EARLY_HELP], record_types: [RECORD_TYPE_REFERRAL_OUTCOME], bases: [SHARING_BASIS_CONSENT_IN_SCOPE, SHARING_BASIS_CONSENT_OUT_OF_SCOPE, SHARING_BASIS_CONSENT_CITED, SHARING_BASIS_CONSENT_REFUSED, SHARING_BASIS_CONSENT_WITHDRAWN, SHARING_BASIS_NO_CONSENT, SHARING_BASIS_SIGNIFICANT_HARM, SHARING_BASIS_STATUTORY_DUTY], party_required: true}
+    - {id: step-down-to-lead, sender_roles: [AGENCY_ROLE_CSC_FRONT_DOOR], recipient_roles: [AGENCY_ROLE_EARLY_HELP], record_types: [RECORD_TYPE_STEP_DOWN], bases: [SHARING_BASIS_CONSENT_IN_SCOPE, SHARING_BASIS_CONSENT_CITED], party_required: true}
+  masks:
+    - {recipient_roles: [AGENCY_ROLE_EARLY_HELP, AGENCY_ROLE_CSC_FRONT_DOOR], record_types: [RECORD_TYPE_CAF_NOTIFICATION, RECORD_TYPE_STEP_UP_REFERRAL, RECORD_TYPE_REFERRAL_OUTCOME, RECORD_TYPE_STEP_DOWN], paths: [case_opened, caf_notification, step_up_referral, referral_outcome, step_down]}
+    - {recipient_roles: [AGENCY_ROLE_SCHOOL, AGENCY_ROLE_HEALTH], record_types: [RECORD_TYPE_CAF_NOTIFICATION], paths: [case_opened.case_id, case_opened.lead_practitioner, case_opened.children.person_id, caf_notification.assessment_id, caf_notification.lead_practitioner, caf_notification.children.person_id]}
+  purposes:
+    - {record_type: RECORD_TYPE_CAF_NOTIFICATION, purposes: [CONSENT_PURPOSE_INFORMATION_SHARING]}
+    - {record_type: RECORD_TYPE_STEP_DOWN, purposes: [CONSENT_PURPOSE_INFORMATION_SHARING]}
 )";
 }
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "config/yaml_proto.h"
 #include "ehx/exchange/v1/envelope.pb.h"
+#include "policy/policy_validate.h"
 
 namespace ehx::config {
 namespace {
@@ -123,6 +124,10 @@ absl::Status ValidateConfig(const GatewayConfig& c) {
       return Bad(absl::StrCat("operators[", i, "]"), "invalid id");
     }
   }
+  // The sharing policy (a missing section is allowed here: the engine then
+  // fails closed and alerts).
+  absl::Status policy = ehx::policy::ValidateSharingPolicy(c);
+  if (!policy.ok()) return policy;
   return absl::OkStatus();
 }
 

@@ -64,7 +64,8 @@ GatewayCore::GatewayCore(const ehx::config::v1::GatewayConfig& config,
                          ClockFn clock)
     : config_(config),
       clock_(clock ? std::move(clock) : ClockFn(SystemNowMs)),
-      router_(config) {
+      router_(config),
+      policy_(policy::PolicyEngine::Create(config)) {
   const auto& d = config.delivery();
   max_attempts_ = d.max_attempts() > 0 ? d.max_attempts() : 8;
   initial_backoff_ms_ = d.initial_backoff_ms() > 0 ? d.initial_backoff_ms() : 1000;
@@ -96,6 +97,36 @@ absl::Status GatewayCore::Init() {
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
+  // The sharing policy fails closed: without a valid one nothing is
+  // delivered. Say so loudly and put it on the record.
+  for (const auto& a : config_.agencies()) {
+    if (policy_->ok() &&
+        std::find(config_.policy().granted_agencies().begin(),
+                  config_.policy().granted_agencies().end(),
+                  a.id()) == config_.policy().granted_agencies().end()) {
+      SPDLOG_WARN("policy: agency {} is registered but not granted: it receives "
+                  "nothing", a.id());
+    }
+  }
+  {
+    const std::string action = policy_->ok() ? "policy_loaded" : "policy_error";
+    const std::string detail =
+        policy_->ok() ? absl::StrCat("policy=", policy_->version())
+                      : absl::StrCat("fail-closed: ", policy_->error());
+    if (!policy_->ok()) {
+      SPDLOG_ERROR("policy: FAILING CLOSED, nothing will be delivered: {}",
+                   policy_->error());
+    }
+    std::promise<absl::Status> p;
+    auto f = p.get_future();
+    store_->Write(
+        [&](store::Txn& t) {
+          return AppendAudit(t, kGatewayActor, action, "", "", detail, clock_());
+        },
+        [&p](absl::Status s) { p.set_value(s); });
+    st = f.get();
+    if (!st.ok()) return st;
+  }
   pool_ = std::make_unique<ReadPool>(2);
   sweeper_ = std::thread([this] { SweeperLoop(); });
   return absl::OkStatus();
@@ -231,6 +262,7 @@ void GatewayCore::Publish(std::string sender, Envelope env,
         const int64_t now = clock_();
         e.set_message_id(NewMessageId());
         *e.mutable_accepted_at() = TimeUtil::MillisecondsToTimestamp(now);
+        const auto decisions = DecideDeliveries(sender, e, record, recipients.get());
         int64_t ttl_s = router_.TtlSeconds(e.event_type());
         if (e.has_ttl() && e.ttl().seconds() > 0) {
           ttl_s = std::min<int64_t>(ttl_s, e.ttl().seconds());
@@ -281,6 +313,8 @@ void GatewayCore::Publish(std::string sender, Envelope env,
                                       " to=", absl::StrJoin(*recipients, ",")),
                          now);
         if (!st.ok()) return st;
+        st = AuditDecisionsLocked(t, e, decisions, now);
+        if (!st.ok()) return st;
         receipt->set_message_id(e.message_id());
         *receipt->mutable_accepted_at() = e.accepted_at();
         for (const auto& r : *recipients) receipt->add_recipients(r);
@@ -304,6 +338,7 @@ void GatewayCore::Fetch(std::string agency, int max, int lease_seconds,
   pool_->Post([this, agency = std::move(agency), max, lease_seconds,
                done = std::move(done)]() {
     std::vector<Delivery> out;
+    std::vector<Withdrawal> withdrawn;
     const int64_t now = clock_();
     absl::Status st = store_->Read([&](store::Txn& t) -> absl::Status {
       auto q = t.Prepare(
@@ -349,15 +384,17 @@ void GatewayCore::Fetch(std::string agency, int max, int lease_seconds,
         }
         if (rows < 256) break;
       }
-      return absl::OkStatus();
+      return ScreenLocked(t, agency, &out, &withdrawn);
     });
     if (!st.ok()) {
       // Give back whatever was leased in this call.
       std::lock_guard<std::mutex> l(lease_mu_);
       for (const auto& d : out) leases_[agency].erase(d.delivery_id());
+      for (const auto& w : withdrawn) leases_[agency].erase(w.id);
       done(st);
       return;
     }
+    if (!withdrawn.empty()) Withdraw(agency, std::move(withdrawn));
     done(std::move(out));
   });
 }
@@ -782,6 +819,7 @@ absl::StatusOr<std::vector<Delivery>> GatewayCore::Peek(
     const std::string& agency, int limit) {
   if (limit <= 0) limit = 20;
   std::vector<Delivery> out;
+  std::vector<Withdrawal> withdrawn;
   absl::Status st = store_->Read([&](store::Txn& t) -> absl::Status {
     auto q = t.Prepare(
         "SELECT o.id, o.attempts, e.envelope FROM outbox o JOIN events e ON "
@@ -799,10 +837,168 @@ absl::StatusOr<std::vector<Delivery>> GatewayCore::Peek(
       d.mutable_envelope()->ParseFromString((*q)->Text(2));
       out.push_back(std::move(d));
     }
-    return absl::OkStatus();
+    (*q)->Reset();
+    return ScreenLocked(t, agency, &out, &withdrawn);
   });
   if (!st.ok()) return st;
+  if (!withdrawn.empty()) Withdraw(agency, std::move(withdrawn));
   return out;
+}
+
+std::vector<std::pair<std::string, policy::Decision>>
+GatewayCore::DecideDeliveries(const std::string& sender, const Envelope& e,
+                              const ehx::record::v1::CaseRecord& record,
+                              std::vector<std::string>* recipients) const {
+  // Party status and consent as they stand with this event applied.
+  ehx::record::v1::CaseRecord after = record;
+  ApplyToRecord(e, {}, &after);
+  std::set<std::string> candidates(recipients->begin(), recipients->end());
+  if (e.event_type() == ehx::exchange::v1::EVENT_TYPE_STEP_UP_REFERRAL &&
+      policy::PolicyEngine::DeriveBasis("", e, after, {}) ==
+          ehx::config::v1::SHARING_BASIS_SIGNIFICANT_HARM) {
+    for (auto& a : router_.WithRole(ehx::config::v1::AGENCY_ROLE_CSC_FRONT_DOOR)) {
+      if (a != sender) candidates.insert(a);
+    }
+  }
+  std::vector<std::pair<std::string, policy::Decision>> out;
+  recipients->clear();
+  for (const auto& a : candidates) {
+    policy::Decision d = policy_->Evaluate(a, e, after);
+    if (d.share) recipients->push_back(a);
+    out.emplace_back(a, std::move(d));
+  }
+  return out;
+}
+
+absl::Status GatewayCore::AuditDecisionsLocked(
+    store::Txn& t, const Envelope& e,
+    const std::vector<std::pair<std::string, policy::Decision>>& decisions,
+    int64_t now) {
+  bool reached_front_door = false;
+  bool significant_harm_referral = false;
+  for (const auto& [agency, d] : decisions) {
+    const std::string detail = policy_->AuditDetail(agency, d);
+    absl::Status st = AppendAudit(t, kGatewayActor, d.share ? "share" : "withhold",
+                                  e.message_id(), e.case_ref(), detail, now);
+    if (!st.ok()) return st;
+    const bool sh = d.basis == ehx::config::v1::SHARING_BASIS_SIGNIFICANT_HARM;
+    if (sh && e.event_type() == ehx::exchange::v1::EVENT_TYPE_STEP_UP_REFERRAL) {
+      significant_harm_referral = true;
+      if (d.share && d.recipient_role == ehx::config::v1::AGENCY_ROLE_CSC_FRONT_DOOR) {
+        reached_front_door = true;
+      }
+    }
+    if (!d.share && (d.failure || sh)) {
+      SPDLOG_ERROR("policy: withheld message={} case={} {}", e.message_id(),
+                   Pseudonym(e.case_ref()), detail);
+    }
+  }
+  if (e.event_type() == ehx::exchange::v1::EVENT_TYPE_STEP_UP_REFERRAL &&
+      policy::PolicyEngine::DeriveBasis("", e, {}, {}) ==
+          ehx::config::v1::SHARING_BASIS_SIGNIFICANT_HARM) {
+    significant_harm_referral = true;
+  }
+  if (significant_harm_referral && !reached_front_door) {
+    // Failing to share is a failure too.
+    const std::string detail = absl::StrCat(
+        "significant-harm referral reached no front door policy=",
+        policy_->version(), policy_->ok() ? "" : " (policy failing closed)");
+    SPDLOG_ERROR("policy: SHARE FAILURE message={} case={}: {}", e.message_id(),
+                 Pseudonym(e.case_ref()), detail);
+    absl::Status st = AppendAudit(t, kGatewayActor, "share_failure", e.message_id(),
+                                  e.case_ref(), detail, now);
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GatewayCore::ScreenLocked(store::Txn& t, const std::string& agency,
+                                       std::vector<Delivery>* out,
+                                       std::vector<Withdrawal>* withdrawn) {
+  if (out->empty()) return absl::OkStatus();
+  std::map<std::string, ehx::record::v1::CaseRecord> records;
+  auto q = t.Prepare("SELECT record FROM cases WHERE case_ref=?");
+  if (!q.ok()) return q.status();
+  std::vector<Delivery> kept;
+  for (auto& d : *out) {
+    Envelope* env = d.mutable_envelope();
+    // Non-delivery notices go from the gateway to a message's own sender.
+    if (env->event_type() == ehx::exchange::v1::EVENT_TYPE_NON_DELIVERY &&
+        env->sender_agency() == kGatewayActor) {
+      kept.push_back(std::move(d));
+      continue;
+    }
+    auto it = records.find(env->case_ref());
+    if (it == records.end()) {
+      ehx::record::v1::CaseRecord rec;
+      (*q)->Reset();
+      (*q)->Bind(1, env->case_ref());
+      auto row = (*q)->Step();
+      if (!row.ok()) return row.status();
+      if (*row && !rec.ParseFromString((*q)->Text(0))) {
+        return absl::DataLossError("store: corrupt shared record");
+      }
+      it = records.emplace(env->case_ref(), std::move(rec)).first;
+    }
+    policy::Decision dec = policy_->Evaluate(agency, *env, it->second);
+    if (dec.share && policy_->ApplyMask(dec, env)) {
+      kept.push_back(std::move(d));
+      continue;
+    }
+    withdrawn->push_back(Withdrawal{
+        d.delivery_id(), env->case_ref(), env->message_id(),
+        policy_->AuditDetail(agency, dec),
+        dec.failure || dec.basis == ehx::config::v1::SHARING_BASIS_SIGNIFICANT_HARM});
+  }
+  (*q)->Reset();
+  *out = std::move(kept);
+  return absl::OkStatus();
+}
+
+void GatewayCore::Withdraw(const std::string& agency,
+                           std::vector<Withdrawal> withdrawn) {
+  auto notify = std::make_shared<std::vector<std::string>>();
+  auto items = std::make_shared<std::vector<Withdrawal>>(std::move(withdrawn));
+  store_->Write(
+      [this, items, notify](store::Txn& t) -> absl::Status {
+        const int64_t now = clock_();
+        for (const auto& w : *items) {
+          auto q = t.Prepare("SELECT 1 FROM outbox WHERE id=? AND state=0");
+          if (!q.ok()) return q.status();
+          (*q)->Bind(1, static_cast<int64_t>(w.id));
+          auto row = (*q)->Step();
+          if (!row.ok()) return row.status();
+          (*q)->Reset();
+          if (!*row) continue;  // already acked, dead or withdrawn
+          if (w.alert) {
+            SPDLOG_ERROR("policy: queued delivery withdrawn message={} case={} {}",
+                         w.message_id, Pseudonym(w.case_ref), w.detail);
+          } else {
+            SPDLOG_WARN("policy: queued delivery withdrawn message={} case={} {}",
+                        w.message_id, Pseudonym(w.case_ref), w.detail);
+          }
+          absl::Status st = AppendAudit(t, kGatewayActor, "withhold", w.message_id,
+                                        w.case_ref, absl::StrCat(w.detail, " at=delivery"),
+                                        now);
+          if (!st.ok()) return st;
+          st = KillLocked(t, static_cast<int64_t>(w.id), "policy_withdrawn", now,
+                          notify.get());
+          if (!st.ok()) return st;
+        }
+        return absl::OkStatus();
+      },
+      [this, agency, items, notify](absl::Status st) {
+        {
+          std::lock_guard<std::mutex> l(lease_mu_);
+          for (const auto& w : *items) leases_[agency].erase(w.id);
+        }
+        if (!st.ok()) {
+          SPDLOG_ERROR("policy: withdrawing {} queued deliveries for {} failed: {}",
+                       items->size(), agency, std::string(st.message()));
+        }
+        notify->push_back(agency);
+        Notify(*notify);
+      });
 }
 
 }  // namespace ehx::pipeline

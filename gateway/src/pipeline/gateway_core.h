@@ -19,6 +19,7 @@
 #include "ehx/exchange/v1/admin_service.pb.h"
 #include "ehx/record/v1/shared_record.pb.h"
 #include "pipeline/router.h"
+#include "policy/policy_engine.h"
 #include "store/sqlite_store.h"
 
 namespace ehx::pipeline {
@@ -85,6 +86,35 @@ class GatewayCore : public Exchange {
                            const std::string& message_id,
                            const std::string& case_ref,
                            const std::string& detail, int64_t now);
+  // Sharing policy (docs/security.md). Decides every routed delivery of
+  // `e` from `sender` against `record` (the case before this event);
+  // leaves only the allowed agencies in `recipients`. For a significant-harm
+  // step-up referral every active front door is a candidate.
+  std::vector<std::pair<std::string, policy::Decision>> DecideDeliveries(
+      const std::string& sender, const ehx::exchange::v1::Envelope& e,
+      const ehx::record::v1::CaseRecord& record,
+      std::vector<std::string>* recipients) const;
+  // Audits (and alerts on) the decisions made for accepted message `e`.
+  absl::Status AuditDecisionsLocked(
+      store::Txn& txn, const ehx::exchange::v1::Envelope& e,
+      const std::vector<std::pair<std::string, policy::Decision>>& decisions,
+      int64_t now);
+  // A queued delivery the policy no longer allows.
+  struct Withdrawal {
+    uint64_t id;
+    std::string case_ref;
+    std::string message_id;
+    std::string detail;
+    bool alert;
+  };
+  // Re-checks deliveries for `agency` against the current shared record
+  // and policy: masks the allowed ones, moves the others to `withdrawn`.
+  absl::Status ScreenLocked(store::Txn& txn, const std::string& agency,
+                            std::vector<ehx::exchange::v1::Delivery>* out,
+                            std::vector<Withdrawal>* withdrawn);
+  // Dead-letters withdrawn deliveries ("policy_withdrawn"), audited; then
+  // releases their leases.
+  void Withdraw(const std::string& agency, std::vector<Withdrawal> withdrawn);
   // Nacks (transient) inside a write transaction.
   absl::Status RetryLocked(store::Txn& txn, int64_t id, int64_t now,
                            std::vector<std::string>* notify);
@@ -92,6 +122,7 @@ class GatewayCore : public Exchange {
   ehx::config::v1::GatewayConfig config_;
   ClockFn clock_;
   Router router_;
+  std::unique_ptr<policy::PolicyEngine> policy_;
   std::unique_ptr<store::SqliteStore> store_;
   int max_attempts_;
   int64_t initial_backoff_ms_, max_backoff_ms_;
