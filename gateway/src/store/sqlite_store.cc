@@ -1,5 +1,6 @@
 #include "store/sqlite_store.h"
 
+#include <chrono>
 #include <utility>
 #include <vector>
 
@@ -68,7 +69,8 @@ absl::Status ExecRaw(sqlite3* db, const char* sql) {
 }
 
 absl::StatusOr<sqlite3*> OpenConn(const std::string& path,
-                                  const std::string& vfs) {
+                                  const std::string& vfs, int page_size,
+                                  bool autocheckpoint) {
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &db,
@@ -82,6 +84,12 @@ absl::StatusOr<sqlite3*> OpenConn(const std::string& path,
   }
   sqlite3_busy_timeout(db, 10000);
   sqlite3_extended_result_codes(db, 1);
+  // Only takes effect on a new, empty database (before WAL is enabled).
+  if (page_size > 0) {
+    ExecRaw(db, absl::StrCat("PRAGMA page_size=", page_size).c_str())
+        .IgnoreError();
+  }
+  if (!autocheckpoint) ExecRaw(db, "PRAGMA wal_autocheckpoint=0").IgnoreError();
   for (const char* pragma :
        {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
         "PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON",
@@ -179,14 +187,24 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   std::unique_ptr<SqliteStore> s(new SqliteStore());
   s->options_ = options;
   if (s->options_.max_batch <= 0) s->options_.max_batch = 256;
-  absl::StatusOr<sqlite3*> w = OpenConn(path, s->options_.vfs);
+  const bool background = s->options_.checkpoint_interval_ms > 0;
+  absl::StatusOr<sqlite3*> w =
+      OpenConn(path, s->options_.vfs, s->options_.page_size, !background);
   if (!w.ok()) return w.status();
   s->wdb_ = *w;
   absl::Status st = ExecRaw(s->wdb_, kSchema);
   if (!st.ok()) return st;
-  absl::StatusOr<sqlite3*> r = OpenConn(path, s->options_.vfs);
+  absl::StatusOr<sqlite3*> r =
+      OpenConn(path, s->options_.vfs, 0, !background);
   if (!r.ok()) return r.status();
   s->rdb_ = *r;
+  if (background) {
+    absl::StatusOr<sqlite3*> c = OpenConn(path, s->options_.vfs, 0, false);
+    if (!c.ok()) return c.status();
+    s->cdb_ = *c;
+    s->checkpointer_ = std::thread([p = s.get()] { p->CheckpointLoop(); });
+  }
+  s->completer_ = std::thread([p = s.get()] { p->CompletionLoop(); });
   s->wtxn_ = std::make_unique<Txn>(s->wdb_);
   s->rtxn_ = std::make_unique<Txn>(s->rdb_);
   s->writer_ = std::thread([p = s.get()] { p->WriterLoop(); });
@@ -197,6 +215,7 @@ SqliteStore::~SqliteStore() {
   Close();
   wtxn_.reset();
   rtxn_.reset();
+  if (cdb_) sqlite3_close(cdb_);
   if (rdb_) sqlite3_close(rdb_);
   if (wdb_) sqlite3_close(wdb_);
 }
@@ -208,6 +227,55 @@ void SqliteStore::Close() {
   }
   cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard<std::mutex> l(done_mu_);
+    done_closing_ = true;
+  }
+  done_cv_.notify_all();
+  if (completer_.joinable()) completer_.join();
+  {
+    std::lock_guard<std::mutex> l(ckpt_mu_);
+    ckpt_closing_ = true;
+  }
+  ckpt_cv_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
+}
+
+void SqliteStore::CompletionLoop() {
+  std::deque<std::pair<DoneFn, absl::Status>> batch;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> l(done_mu_);
+      done_cv_.wait(l, [&] { return done_closing_ || !done_queue_.empty(); });
+      if (done_queue_.empty() && done_closing_) return;
+      batch.swap(done_queue_);
+    }
+    for (auto& [done, st] : batch) done(std::move(st));
+    batch.clear();
+  }
+}
+
+void SqliteStore::CheckpointLoop() {
+  std::unique_lock<std::mutex> l(ckpt_mu_);
+  while (!ckpt_closing_) {
+    ckpt_cv_.wait_for(
+        l, std::chrono::milliseconds(options_.checkpoint_interval_ms));
+    if (ckpt_closing_) break;
+    l.unlock();
+    int log_frames = 0, done_frames = 0;
+    // PASSIVE never blocks the writer; if it falls far behind (a reader
+    // pinned the WAL), a RESTART waits briefly so the WAL can wrap.
+    int rc = sqlite3_wal_checkpoint_v2(cdb_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                       &log_frames, &done_frames);
+    if (rc == SQLITE_OK && log_frames > 65536) {
+      sqlite3_wal_checkpoint_v2(cdb_, nullptr, SQLITE_CHECKPOINT_RESTART,
+                                nullptr, nullptr);
+    }
+    l.lock();
+  }
+  l.unlock();
+  sqlite3_wal_checkpoint_v2(cdb_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+                            nullptr);
 }
 
 absl::Status SqliteStore::health() const {
@@ -306,7 +374,13 @@ void SqliteStore::WriterLoop() {
       continue;
     }
     commits_.fetch_add(1);
-    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(results[i]);
+    {
+      std::lock_guard<std::mutex> l(done_mu_);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        done_queue_.emplace_back(std::move(batch[i].done), std::move(results[i]));
+      }
+    }
+    done_cv_.notify_one();
   }
 }
 

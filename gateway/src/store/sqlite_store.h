@@ -71,6 +71,13 @@ struct StoreOptions {
   int max_batch = 256;
   // SQLite VFS name; empty for the default (tests inject failing VFSes).
   std::string vfs;
+  // Page size for a new database (larger pages fit several ~2 KB envelopes
+  // per page and cut WAL bytes per message).
+  int page_size = 16384;
+  // The WAL is checkpointed by a background connection every this many
+  // milliseconds, off the commit path (0 disables: SQLite's inline
+  // auto-checkpoint is used instead).
+  int checkpoint_interval_ms = 200;
 };
 
 // Thread-safe. Write callbacks run on the writer thread, each inside its
@@ -114,6 +121,8 @@ class SqliteStore {
  private:
   SqliteStore() = default;
   void WriterLoop();
+  void CompletionLoop();
+  void CheckpointLoop();
 
   struct Op {
     WriteFn fn;
@@ -134,6 +143,21 @@ class SqliteStore {
   std::string failure_;  // guarded by mu_
   std::thread writer_;
   std::atomic<int64_t> commits_{0};
+
+  // Completions run on their own thread so the writer can start the next
+  // batch while replies are being sent.
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  std::deque<std::pair<DoneFn, absl::Status>> done_queue_;
+  bool done_closing_ = false;
+  std::thread completer_;
+
+  // Background WAL checkpoints.
+  sqlite3* cdb_ = nullptr;
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  bool ckpt_closing_ = false;
+  std::thread checkpointer_;
 };
 
 }  // namespace ehx::store
