@@ -71,9 +71,10 @@ struct StoreOptions {
   int max_batch = 256;
   // SQLite VFS name; empty for the default (tests inject failing VFSes).
   std::string vfs;
-  // Page size for a new database (larger pages fit several ~2 KB envelopes
-  // per page and cut WAL bytes per message).
-  int page_size = 16384;
+  // Page size for a new database; 0 keeps SQLite's default (4 KiB). Not
+  // raised by default: random-key index pages (cases, outbox) would then
+  // cost more WAL bytes per commit than the envelope pages save.
+  int page_size = 0;
   // The WAL is checkpointed by a background connection every this many
   // milliseconds, off the commit path (0 disables: SQLite's inline
   // auto-checkpoint is used instead).
