@@ -1,0 +1,295 @@
+// CIN census reader over libexpat (Debian libexpat1-dev): a streaming
+// parser with no DTD processing once we refuse DOCTYPE, which is exactly
+// the hardening the census needs (the census has no DTD).
+#include "cin_census.h"
+
+#include <expat.h>
+
+#include <climits>
+#include <string>
+
+#include "csc_util.h"
+
+namespace ehx::adapters::csc {
+namespace {
+
+constexpr int kMaxDepth = 32;
+constexpr size_t kMaxText = 4096;
+constexpr size_t kMaxChildren = 2'000'000;
+constexpr size_t kMaxDetailsPerChild = 1000;
+
+struct State {
+  XML_Parser parser = nullptr;
+  CensusFile* out = nullptr;
+  std::vector<std::string> path;  // local names, root first
+  std::string text;
+  bool text_overflow = false;
+  CensusError error;
+  bool failed = false;
+  bool saw_root = false;
+
+  void Fail(std::string rule, std::string message) {
+    if (failed) return;
+    failed = true;
+    error.rule = std::move(rule);
+    error.message = std::move(message);
+    error.line = static_cast<int>(XML_GetCurrentLineNumber(parser));
+    XML_StopParser(parser, XML_FALSE);
+  }
+  int Line() const {
+    const auto l = XML_GetCurrentLineNumber(parser);
+    return l > INT_MAX ? INT_MAX : static_cast<int>(l);
+  }
+  CensusChild* Child() {
+    return out->children.empty() ? nullptr : &out->children.back();
+  }
+  CinDetails* Details() {
+    CensusChild* c = Child();
+    return c == nullptr || c->details.empty() ? nullptr : &c->details.back();
+  }
+  bool At(std::initializer_list<const char*> suffix) const {
+    if (suffix.size() > path.size()) return false;
+    size_t i = path.size() - suffix.size();
+    for (const char* s : suffix) {
+      if (path[i++] != s) return false;
+    }
+    return true;
+  }
+};
+
+std::string LocalName(const XML_Char* name) {
+  std::string_view n(name);
+  const size_t colon = n.rfind(':');
+  if (colon != std::string_view::npos) n.remove_prefix(colon + 1);
+  return std::string(n);
+}
+
+// Assigns a leaf's text, reporting a repeated single-valued element.
+void SetOnce(std::string* slot, const std::string& value, const char* field,
+             std::vector<CensusIssue>* issues) {
+  if (!slot->empty()) {
+    issues->push_back({field, "duplicate_element",
+                       std::string(field) + " appears more than once"});
+    return;
+  }
+  *slot = value;
+}
+
+void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char**) {
+  auto* st = static_cast<State*>(data);
+  if (st->failed) return;
+  st->path.push_back(LocalName(name));
+  st->text.clear();
+  st->text_overflow = false;
+  if (st->path.size() > kMaxDepth) {
+    st->Fail("xml_too_deep", "elements nested deeper than 32 levels");
+    return;
+  }
+  const size_t depth = st->path.size();
+  if (depth == 1) {
+    if (st->path[0] != "Message") {
+      st->Fail("cin_root_not_message",
+               "the root element is not a CIN census Message");
+    }
+    st->saw_root = true;
+    return;
+  }
+  if (depth == 3 && st->At({"Message", "Children", "Child"})) {
+    if (st->out->children.size() >= kMaxChildren) {
+      st->Fail("too_many_records", "more than 2,000,000 Child elements");
+      return;
+    }
+    CensusChild c;
+    c.index = static_cast<int>(st->out->children.size()) + 1;
+    c.line = st->Line();
+    st->out->children.push_back(std::move(c));
+    return;
+  }
+  CensusChild* child = st->Child();
+  if (depth == 4 && st->At({"Children", "Child", "CINdetails"}) && child) {
+    if (child->details.size() >= kMaxDetailsPerChild) {
+      st->Fail("too_many_records", "more than 1000 CINdetails in one Child");
+      return;
+    }
+    CinDetails d;
+    d.index = static_cast<int>(child->details.size()) + 1;
+    d.line = st->Line();
+    child->details.push_back(std::move(d));
+    return;
+  }
+  if (depth == 5 && child && st->path[3] == "CINdetails") {
+    CinDetails* d = st->Details();
+    if (d == nullptr) return;
+    const std::string& n = st->path[4];
+    if (n == "Assessments") ++d->assessments;
+    if (n == "CINPlanDates") ++d->cin_plans;
+    if (n == "Section47") ++d->section47s;
+    if (n == "ChildProtectionPlans") ++d->protection_plans;
+  }
+}
+
+void XMLCALL OnText(void* data, const XML_Char* s, int len) {
+  auto* st = static_cast<State*>(data);
+  if (st->failed || len <= 0) return;
+  if (st->text.size() + static_cast<size_t>(len) > kMaxText) {
+    st->text_overflow = true;
+    return;
+  }
+  st->text.append(s, static_cast<size_t>(len));
+}
+
+void OnChildLeaf(State* st, CensusChild* c, const std::string& value) {
+  const auto& p = st->path;
+  const size_t depth = p.size();
+  const std::string& n = p.back();
+  if (depth == 5 && p[3] == "ChildIdentifiers") {
+    std::string* slot = nullptr;
+    if (n == "LAchildID") slot = &c->la_child_id;
+    if (n == "UPN") slot = &c->upn;
+    if (n == "FormerUPN") slot = &c->former_upn;
+    if (n == "UPNunknown") slot = &c->upn_unknown;
+    if (n == "NHSnumber" || n == "NHSNumber") slot = &c->nhs_number;
+    if (n == "PersonBirthDate") slot = &c->birth_date;
+    if (n == "ExpectedPersonBirthDate") slot = &c->expected_birth_date;
+    if (n == "Sex") slot = &c->sex;
+    if (n == "GenderCurrent") slot = &c->gender_current;
+    if (n == "PersonDeathDate") slot = &c->death_date;
+    if (slot != nullptr) {
+      SetOnce(slot, value, n.c_str(), &c->issues);
+    } else {
+      c->unknown_elements.push_back(n);
+    }
+    return;
+  }
+  if (depth == 5 && p[3] == "ChildCharacteristics" && n == "Ethnicity") {
+    SetOnce(&c->ethnicity, value, "Ethnicity", &c->issues);
+    return;
+  }
+  if (depth == 6 && p[3] == "ChildCharacteristics" && p[4] == "Disabilities" &&
+      n == "Disability") {
+    if (!value.empty()) c->disabilities.push_back(value);
+    return;
+  }
+  if (depth >= 5 && p[3] == "CINdetails") {
+    CinDetails* d = st->Details();
+    if (d == nullptr) return;
+    if (depth == 5) {
+      std::string* slot = nullptr;
+      if (n == "CINreferralDate") slot = &d->referral_date;
+      if (n == "ReferralSource") slot = &d->referral_source;
+      if (n == "PrimaryNeedCode") slot = &d->primary_need;
+      if (n == "CINclosureDate") slot = &d->closure_date;
+      if (n == "ReasonForClosure") slot = &d->reason_for_closure;
+      if (n == "DateOfInitialCPC") slot = &d->date_of_initial_cpc;
+      if (n == "ReferralNFA") slot = &d->referral_nfa;
+      if (slot != nullptr) {
+        SetOnce(slot, value, n.c_str(), &d->issues);
+      } else if (n != "Assessments" && n != "CINPlanDates" &&
+                 n != "Section47" && n != "ChildProtectionPlans" &&
+                 n != "PreProceedingsandFGDM") {
+        c->unknown_elements.push_back(n);
+      }
+      return;
+    }
+    if (depth == 7 && p[4] == "Assessments" &&
+        p[5] == "FactorsIdentifiedAtAssessment" && n == "AssessmentFactors") {
+      if (!value.empty()) d->assessment_factors.push_back(value);
+    }
+    return;
+  }
+}
+
+void XMLCALL OnEnd(void* data, const XML_Char*) {
+  auto* st = static_cast<State*>(data);
+  if (st->failed) return;
+  const std::string value(Trim(st->text));
+  const bool overflow = st->text_overflow;
+  st->text.clear();
+  st->text_overflow = false;
+  const size_t depth = st->path.size();
+  if (depth >= 4 && st->path[1] == "Children" && st->path[2] == "Child") {
+    if (CensusChild* c = st->Child()) {
+      if (overflow) {
+        c->issues.push_back({st->path.back(), "text_too_long",
+                             "element text longer than 4096 bytes"});
+      } else {
+        OnChildLeaf(st, c, value);
+      }
+    }
+  } else if (depth == 4 && st->path[1] == "Header") {
+    const std::string& n = st->path[3];
+    if (st->path[2] == "CollectionDetails") {
+      if (n == "Collection") st->out->header.collection = value;
+      if (n == "Year") st->out->header.year = value;
+      if (n == "ReferenceDate") st->out->header.reference_date = value;
+    } else if (st->path[2] == "Source" && n == "LEA") {
+      st->out->header.lea = value;
+    }
+  }
+  if (!st->path.empty()) st->path.pop_back();
+}
+
+void XMLCALL OnDoctype(void* data, const XML_Char*, const XML_Char*,
+                       const XML_Char*, int) {
+  static_cast<State*>(data)->Fail(
+      "xml_dtd_refused",
+      "document type declarations (DTDs, entities) are not accepted");
+}
+
+void XMLCALL OnEntityDecl(void* data, const XML_Char*, int, const XML_Char*,
+                          int, const XML_Char*, const XML_Char*,
+                          const XML_Char*, const XML_Char*) {
+  static_cast<State*>(data)->Fail("xml_entity_refused",
+                                  "entity declarations are not accepted");
+}
+
+int XMLCALL OnExternalEntity(XML_Parser, const XML_Char*, const XML_Char*,
+                             const XML_Char*, const XML_Char*) {
+  return XML_STATUS_ERROR;  // never fetch anything
+}
+
+}  // namespace
+
+bool ParseCensus(std::string_view bytes, CensusFile* out, CensusError* error) {
+  *out = CensusFile();
+  if (bytes.size() > static_cast<size_t>(INT_MAX)) {
+    *error = {"input_too_large", "the input is larger than 2 GiB", 0};
+    return false;
+  }
+  XML_Parser parser = XML_ParserCreate(nullptr);
+  if (parser == nullptr) {
+    *error = {"internal", "cannot create the XML parser", 0};
+    return false;
+  }
+  State st;
+  st.parser = parser;
+  st.out = out;
+  XML_SetUserData(parser, &st);
+  XML_SetElementHandler(parser, &OnStart, &OnEnd);
+  XML_SetCharacterDataHandler(parser, &OnText);
+  XML_SetStartDoctypeDeclHandler(parser, &OnDoctype);
+  XML_SetEntityDeclHandler(parser, &OnEntityDecl);
+  XML_SetExternalEntityRefHandler(parser, &OnExternalEntity);
+  XML_SetParamEntityParsing(parser, XML_PARAM_ENTITY_PARSING_NEVER);
+  const XML_Status status =
+      XML_Parse(parser, bytes.data(), static_cast<int>(bytes.size()), 1);
+  bool ok = true;
+  if (st.failed) {
+    *error = st.error;
+    ok = false;
+  } else if (status != XML_STATUS_OK) {
+    error->rule = "xml_malformed";
+    error->message = std::string("not well-formed XML: ") +
+                     XML_ErrorString(XML_GetErrorCode(parser));
+    error->line = static_cast<int>(XML_GetCurrentLineNumber(parser));
+    ok = false;
+  } else if (!st.saw_root) {
+    *error = {"cin_root_not_message", "no Message element", 0};
+    ok = false;
+  }
+  XML_ParserFree(parser);
+  if (!ok) *out = CensusFile();
+  return ok;
+}
+
+}  // namespace ehx::adapters::csc
