@@ -1,0 +1,949 @@
+#include "ctf_mapper.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <numeric>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "school_ids.h"
+
+namespace ehx::adapters::school {
+namespace {
+
+namespace cases = ::ehxpb::cases::v1;
+namespace exchange = ::ehxpb::exchange::v1;
+
+constexpr char kUpnSystem[] = "urn:ehx:id:upn";
+constexpr char kFormerUpnSystem[] = "urn:ehx:id:former-upn";
+constexpr char kNhsSystem[] = "https://fhir.nhs.uk/Id/nhs-number";
+constexpr char kSexSystem[] = "urn:ehx:code:cbds:sex";
+constexpr char kEthnicitySystem[] = "urn:ehx:code:cbds:ethnicity";
+constexpr char kLanguageSystem[] = "urn:ehx:code:cbds:language";
+constexpr char kDisabilitySystem[] = "urn:ehx:code:cbds:disability";
+constexpr char kSenProvisionSystem[] = "urn:ehx:code:cbds:sen-provision";
+constexpr char kSenTypeSystem[] = "urn:ehx:code:cbds:sen-type";
+constexpr char kRelationshipSystem[] = "urn:ehx:code:cbds:contact-relationship";
+
+// File-level context shared by every pupil.
+struct Ctx {
+  const MapOptions* options;
+  const CtfHeader* header;
+  std::string source_la_estab;  // "8209999"
+  int64_t occurred_at = 0;      // Unix seconds
+  std::string version;          // CTF version for Code.version
+};
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool AllDigits(std::string_view s, size_t n) {
+  if (s.size() != n) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// Non-negative integer without sign or separators; -1 otherwise.
+int64_t ParseCount(std::string_view s) {
+  if (s.empty() || s.size() > 6) return -1;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return -1;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+void AddError(std::vector<RecordError>* errors, const std::string& position,
+              std::string field, std::string rule, std::string message,
+              bool flagged_only) {
+  RecordError e;
+  e.set_position(position);
+  e.set_field(std::move(field));
+  e.set_rule(std::move(rule));
+  e.set_message(std::move(message));
+  e.set_flagged_only(flagged_only);
+  errors->push_back(std::move(e));
+}
+
+void SetDate(const CivilDate& d, cases::Date* out) {
+  out->set_year(d.year);
+  out->set_month(d.month);
+  out->set_day(d.day);
+}
+
+cases::Code MakeCode(const char* system, std::string_view code,
+                     const std::string& version, std::string_view original,
+                     std::string_view display = {}) {
+  cases::Code c;
+  c.set_system(system);
+  c.set_code(std::string(code));
+  c.set_version(version);
+  if (!display.empty()) c.set_display(std::string(display));
+  c.set_original_value(std::string(original));
+  return c;
+}
+
+std::vector<std::string> SplitWords(std::string_view s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && s[i] == ' ') ++i;
+    size_t j = i;
+    while (j < s.size() && s[j] != ' ') ++j;
+    if (j > i) out.emplace_back(s.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+// UK postcode: upper case, one space before the 3-character inward code.
+std::string NormalisePostcode(std::string_view raw) {
+  std::string compact;
+  for (char c : raw) {
+    if (c != ' ')
+      compact.push_back(
+          static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  if (compact.size() < 5 || compact.size() > 7)
+    return std::string(TrimXml(raw));
+  return compact.substr(0, compact.size() - 3) + " " +
+         compact.substr(compact.size() - 3);
+}
+
+bool StartsWithDigit(std::string_view s) {
+  return !s.empty() && s[0] >= '0' && s[0] <= '9';
+}
+
+// Maps a CTF address. Problems are flagged (the address is still useful).
+bool MapAddress(const CtfAddress& a, cases::Address* out,
+                std::vector<RecordError>* errors, const std::string& position,
+                const std::string& field) {
+  if (!a.present) return false;
+  if (a.bs7666) {
+    if (!a.saon.empty()) out->add_lines(a.saon);
+    if (!a.paon.empty() && !a.street.empty() && StartsWithDigit(a.paon)) {
+      out->add_lines(a.paon + " " + a.street);
+    } else {
+      if (!a.paon.empty()) out->add_lines(a.paon);
+      if (!a.street.empty()) out->add_lines(a.street);
+    }
+    if (!a.locality.empty()) out->add_lines(a.locality);
+    out->set_town(!a.town.empty() ? a.town : a.post_town);
+    out->set_county(!a.county.empty() ? a.county : a.administrative_area);
+    if (!a.uprn.empty()) {
+      bool ok = a.uprn.size() <= 12;
+      for (char c : a.uprn) ok = ok && c >= '0' && c <= '9';
+      if (ok) {
+        out->set_uprn(a.uprn);
+      } else {
+        AddError(errors, position, field + "/UniquePropertyReferenceNumber",
+                 "uprn_format", "a UPRN must be 1-12 digits; not mapped", true);
+      }
+    }
+  } else {
+    for (const std::string& l : a.lines) out->add_lines(l);
+    out->set_county(a.county);
+  }
+  if (!a.postcode.empty()) out->set_postcode(NormalisePostcode(a.postcode));
+  const std::string country = Upper(a.country);
+  if (country.empty() || country == "GB" || country == "UK" ||
+      country == "ENGLAND" || country == "UNITED KINGDOM" ||
+      country == "WALES" || country == "GBR") {
+    out->set_country("GB");
+  } else if (country.size() == 2 &&
+             std::isalpha(static_cast<unsigned char>(country[0])) &&
+             std::isalpha(static_cast<unsigned char>(country[1]))) {
+    out->set_country(country);
+  } else {
+    AddError(errors, position, field + "/Country", "country_code_unknown",
+             "the country is not an ISO 3166-1 alpha-2 code; not mapped", true);
+  }
+  if (out->lines_size() == 0 && out->postcode().empty() &&
+      out->town().empty()) {
+    return false;
+  }
+  return true;
+}
+
+void MapPhones(const std::vector<CtfPhone>& phones, const std::string& email,
+               google::protobuf::RepeatedPtrField<cases::ContactPoint>* out) {
+  for (const CtfPhone& p : phones) {
+    if (p.number.empty()) continue;
+    cases::ContactPoint* c = out->Add();
+    c->set_kind(cases::CONTACT_POINT_KIND_PHONE);
+    std::string number;
+    for (char ch : p.number) {
+      if (ch != ' ' && ch != '-' && ch != '(' && ch != ')')
+        number.push_back(ch);
+    }
+    c->set_value(number);
+    const std::string t = Upper(p.type);
+    c->set_use(t == "H"   ? "home"
+               : t == "M" ? "mobile"
+               : t == "W" ? "work"
+                          : p.type);
+  }
+  if (!email.empty()) {
+    cases::ContactPoint* c = out->Add();
+    c->set_kind(cases::CONTACT_POINT_KIND_EMAIL);
+    c->set_value(email);
+  }
+}
+
+cases::YesNoUnknown ParseYesNo(std::string_view raw, bool* recognised) {
+  const std::string v = Lower(raw);
+  *recognised = true;
+  if (v.empty()) return cases::YES_NO_UNKNOWN_UNSPECIFIED;
+  if (v == "true" || v == "1" || v == "y" || v == "yes")
+    return cases::YES_NO_UNKNOWN_YES;
+  if (v == "false" || v == "0" || v == "n" || v == "no")
+    return cases::YES_NO_UNKNOWN_NO;
+  *recognised = false;
+  return cases::YES_NO_UNKNOWN_UNKNOWN;
+}
+
+struct RelationshipInfo {
+  cases::RelationshipType type;
+  const char* display;
+};
+
+// CBDS contact relationship codes (formats-reference.md 2.3).
+RelationshipInfo MapRelationship(std::string_view code, bool* known) {
+  static const std::map<std::string, RelationshipInfo, std::less<>> kMap = {
+      {"PAM", {cases::RELATIONSHIP_TYPE_MOTHER, "Parent/mother"}},
+      {"PAF", {cases::RELATIONSHIP_TYPE_FATHER, "Parent/father"}},
+      {"STM", {cases::RELATIONSHIP_TYPE_STEP_PARENT, "Step-mother"}},
+      {"STF", {cases::RELATIONSHIP_TYPE_STEP_PARENT, "Step-father"}},
+      {"FOM", {cases::RELATIONSHIP_TYPE_FOSTER_CARER, "Foster mother"}},
+      {"FOF", {cases::RELATIONSHIP_TYPE_FOSTER_CARER, "Foster father"}},
+      {"CAR", {cases::RELATIONSHIP_TYPE_CARER, "Carer"}},
+      {"REL", {cases::RELATIONSHIP_TYPE_OTHER_RELATIVE, "Other relative"}},
+      {"FAM", {cases::RELATIONSHIP_TYPE_OTHER_RELATIVE, "Other family member"}},
+      {"CHM", {cases::RELATIONSHIP_TYPE_OTHER, "Childminder"}},
+      {"SWR", {cases::RELATIONSHIP_TYPE_OTHER, "Social worker"}},
+      {"DOC", {cases::RELATIONSHIP_TYPE_OTHER, "Doctor"}},
+      {"OTH", {cases::RELATIONSHIP_TYPE_OTHER, "Other"}},
+  };
+  auto it = kMap.find(code);
+  *known = it != kMap.end();
+  return *known ? it->second
+                : RelationshipInfo{cases::RELATIONSHIP_TYPE_OTHER, ""};
+}
+
+bool SameAddress(const CtfAddress& a, const CtfAddress& b) {
+  auto key = [](const CtfAddress& x) {
+    std::string k = Upper(NormalisePostcode(x.postcode)) + "|";
+    k += Lower(x.bs7666 ? x.paon + " " + x.street
+                        : (x.lines.empty() ? "" : x.lines[0]));
+    return k;
+  };
+  return key(a) == key(b);
+}
+
+// Single-character attendance codes (2024 list plus retired H, J, Y and
+// '-' = no mark / not required). Two-character 2024 codes (C1, J1, Y1..)
+// cannot be told apart in a one-character-per-session string; the marks
+// are checked only for characters outside this set.
+bool IsAttendanceMark(char c) {
+  static constexpr std::string_view kMarks = "/\\LKVPWBDCMJSXTRIEGNOUQYZ#H-@!*";
+  return kMarks.find(c) != std::string_view::npos || (c >= '1' && c <= '7');
+}
+
+std::string SerializeDeterministic(const Envelope& env) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream sos(&bytes);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    env.SerializeToCodedStream(&cos);
+  }
+  return bytes;
+}
+
+// "ctf-<kind>-<record id hash>-<content hash>": the native record id plus
+// the content, so a re-read is answered as a duplicate and a change is a
+// new message. No personal data (hashes only).
+void SetKey(Envelope* env, const char* kind, uint64_t record_hash) {
+  env->clear_idempotency_key();
+  const uint64_t content = Fnv1a64({SerializeDeterministic(*env)});
+  env->set_idempotency_key(std::string("ctf-") + kind + "-" +
+                           Hex64(record_hash) + "-" + Hex64(content));
+}
+
+Envelope NewEnvelope(const Ctx& ctx, const std::string& case_ref,
+                     exchange::EventType type) {
+  Envelope env;
+  env.set_case_ref(case_ref);
+  env.set_event_type(type);
+  env.mutable_occurred_at()->set_seconds(ctx.occurred_at);
+  return env;
+}
+
+class PupilMapper {
+ public:
+  PupilMapper(const Ctx& ctx, const CtfPupil& p, MappedPupil* out)
+      : ctx_(ctx), p_(p), out_(out) {}
+
+  void Map() {
+    out_->index = p_.index;
+    out_->position =
+        "CTfile/CTFpupilData/Pupil[" + std::to_string(p_.index) + "]";
+    if (!MapIdentity()) {
+      out_->dropped = true;
+      return;
+    }
+    if (!ResolveCase()) return;
+    MapDetails();
+    Envelope pupil_env = BuildPupilEnvelope();
+    out_->envelopes.push_back(std::move(pupil_env));
+    MapContacts();
+    MapAttendance();
+  }
+
+ private:
+  void Err(std::string field, std::string rule, std::string message,
+           bool flagged_only) {
+    AddError(&out_->errors, out_->position, std::move(field), std::move(rule),
+             std::move(message), flagged_only);
+  }
+
+  // Identifiers, names and date of birth: without them there is no record.
+  bool MapIdentity() {
+    bool ok = true;
+    upn_ = NormaliseUpn(p_.upn);
+    if (upn_.empty()) {
+      Err("UPN", "required", "the pupil has no UPN", false);
+      ok = false;
+    } else {
+      upn_kind_ = CheckUpn(upn_);
+      if (upn_kind_ == UpnKind::kBadFormat) {
+        Err("UPN", "upn_format",
+            "a UPN must be a check letter, 11 digits and a digit or letter",
+            false);
+        ok = false;
+      } else if (upn_kind_ == UpnKind::kBadCheckLetter) {
+        Err("UPN", "upn_check_letter", "the UPN fails the mod-23 check letter",
+            false);
+        ok = false;
+      }
+    }
+    if (p_.surname.empty()) {
+      Err("Surname", "required", "the pupil has no surname", false);
+      ok = false;
+    }
+    if (p_.forename.empty()) {
+      Err("Forename", "required", "the pupil has no forename", false);
+      ok = false;
+    }
+    if (p_.dob.empty()) {
+      Err("DOB", "required", "the pupil has no date of birth", false);
+      ok = false;
+    } else if (auto d = ParseIsoDate(p_.dob)) {
+      dob_ = *d;
+      const int64_t dob_seconds =
+          DaysFromCivil(d->year, d->month, d->day) * 86400;
+      if (ctx_.options->now_unix_seconds > 0 &&
+          dob_seconds > ctx_.options->now_unix_seconds) {
+        Err("DOB", "date_of_birth_in_future",
+            "the date of birth is in the future", false);
+        ok = false;
+      }
+    } else {
+      Err("DOB", "date_invalid",
+          "the date of birth must be a real date written YYYY-MM-DD", false);
+      ok = false;
+    }
+    if (!ok) return false;
+
+    const bool temporary = upn_kind_ == UpnKind::kTemporary;
+    person_id_ = "ctf-pupil-" +
+                 Hex64(temporary ? Fnv1a64({"tmp", ctx_.source_la_estab, upn_})
+                                 : Fnv1a64({"upn", upn_}));
+    cases::Identifier* id = person_.add_identifiers();
+    id->set_system(kUpnSystem);
+    id->set_value(upn_);
+    id->set_verification(temporary ? cases::VERIFICATION_STATUS_TEMPORARY
+                                   : cases::VERIFICATION_STATUS_UNVERIFIED);
+    if (!ctx_.options->school_agency_id.empty()) {
+      id->set_assigner_agency_id(ctx_.options->school_agency_id);
+    }
+    if (p_.upn != upn_) id->set_original_value(p_.upn);
+    if (temporary) {
+      Err("UPN", "upn_temporary",
+          "a temporary UPN is kept as TEMPORARY and never used to match a case",
+          true);
+    }
+
+    if (!p_.nhs_number.empty()) {
+      nhs_ = NormaliseNhs(p_.nhs_number);
+      cases::Identifier* n = person_.add_identifiers();
+      n->set_system(kNhsSystem);
+      n->set_value(nhs_);
+      if (p_.nhs_number != nhs_) n->set_original_value(p_.nhs_number);
+      switch (CheckNhs(nhs_)) {
+        case NhsKind::kValid:
+          nhs_valid_ = true;
+          n->set_verification(cases::VERIFICATION_STATUS_UNVERIFIED);
+          break;
+        case NhsKind::kBadFormat:
+          n->set_verification(cases::VERIFICATION_STATUS_INVALID);
+          Err("NHSnumber", "nhs_number_format",
+              "an NHS number must be 10 digits; kept as INVALID, not matched",
+              true);
+          break;
+        case NhsKind::kImpossibleStem:
+          n->set_verification(cases::VERIFICATION_STATUS_INVALID);
+          Err("NHSnumber", "nhs_number_modulus11",
+              "the NHS number cannot be valid (its Modulus 11 check would be "
+              "10); kept as INVALID, not matched",
+              true);
+          break;
+        case NhsKind::kBadCheckDigit:
+          n->set_verification(cases::VERIFICATION_STATUS_INVALID);
+          Err("NHSnumber", "nhs_number_modulus11",
+              "the NHS number fails the Modulus 11 check digit; kept as "
+              "INVALID, not matched",
+              true);
+          break;
+        case NhsKind::kPlaceholder:
+          n->set_verification(cases::VERIFICATION_STATUS_INVALID);
+          Err("NHSnumber", "nhs_number_placeholder",
+              "the NHS number is a placeholder; kept as INVALID, not matched",
+              true);
+          break;
+      }
+    }
+
+    person_.set_person_id(person_id_);
+    cases::HumanName* name = person_.mutable_legal_name();
+    name->set_given(p_.forename);
+    name->set_family(p_.surname);
+    for (std::string& w : SplitWords(p_.middle_names)) name->add_other(w);
+    SetDate(dob_, person_.mutable_date_of_birth());
+    return true;
+  }
+
+  // Only a permanent UPN or a valid NHS number may find the case.
+  bool ResolveCase() {
+    const CaseIndex* cases = ctx_.options->cases;
+    const std::string* ref = nullptr;
+    if (cases != nullptr && upn_kind_ == UpnKind::kPermanent) {
+      ref = cases->FindUpn(upn_);
+    }
+    if (ref == nullptr && cases != nullptr && nhs_valid_) {
+      ref = cases->FindNhs(nhs_);
+    }
+    if (ref == nullptr) {
+      out_->no_open_case = true;
+      return false;
+    }
+    out_->case_ref = *ref;
+    return true;
+  }
+
+  void MapDetails() {
+    const std::string& v = ctx_.version;
+    // Former UPN: history, never a match key.
+    if (!p_.former_upn.empty()) {
+      const std::string f = NormaliseUpn(p_.former_upn);
+      const UpnKind k = CheckUpn(f);
+      if (k == UpnKind::kPermanent || k == UpnKind::kTemporary) {
+        if (f != upn_) {
+          cases::Identifier* id = person_.add_identifiers();
+          id->set_system(kFormerUpnSystem);
+          id->set_value(f);
+          id->set_verification(k == UpnKind::kTemporary
+                                   ? cases::VERIFICATION_STATUS_TEMPORARY
+                                   : cases::VERIFICATION_STATUS_UNVERIFIED);
+          cases::Identifier* sup = superseded_.Add();
+          *sup = *id;
+          sup->set_system(kUpnSystem);
+        }
+      } else {
+        Err("BasicDetails/FormerUPN",
+            k == UpnKind::kBadFormat ? "upn_format" : "upn_check_letter",
+            "the former UPN is not a valid UPN; not mapped", true);
+      }
+    }
+    // Sex (or legacy Gender).
+    if (!p_.sex.empty()) {
+      const std::string s = Upper(p_.sex);
+      const bool known = s == "M" || s == "F";
+      *person_.mutable_sex() =
+          MakeCode(kSexSystem, known ? s : p_.sex, v, p_.sex,
+                   s == "M"   ? "Male"
+                   : s == "F" ? "Female"
+                              : "");
+      if (!known) {
+        Err(p_.sex_element, "sex_code_unknown",
+            "sex is not M or F; kept with its original value", true);
+      }
+    }
+    if (!p_.preferred_forename.empty() || !p_.preferred_surname.empty()) {
+      if (p_.preferred_forename != p_.forename ||
+          (!p_.preferred_surname.empty() &&
+           p_.preferred_surname != p_.surname)) {
+        cases::HumanName* pn = person_.mutable_preferred_name();
+        pn->set_given(p_.preferred_forename.empty() ? p_.forename
+                                                    : p_.preferred_forename);
+        pn->set_family(p_.preferred_surname.empty() ? p_.surname
+                                                    : p_.preferred_surname);
+      }
+    }
+    if (!p_.former_surname.empty() || !p_.former_forename.empty()) {
+      cases::HumanName* fn = person_.add_other_names();
+      fn->set_given(p_.former_forename.empty() ? p_.forename
+                                               : p_.former_forename);
+      fn->set_family(p_.former_surname.empty() ? p_.surname
+                                               : p_.former_surname);
+    }
+    if (!p_.ethnicity.empty()) {
+      *person_.mutable_ethnicity() =
+          MakeCode(kEthnicitySystem, Upper(p_.ethnicity), v, p_.ethnicity);
+    }
+    if (!p_.languages.empty()) {
+      *person_.mutable_first_language() =
+          MakeCode(kLanguageSystem, Upper(p_.languages[0]), v, p_.languages[0]);
+    }
+    for (const std::string& d : p_.disabilities) {
+      *person_.add_disabilities() = MakeCode(kDisabilitySystem, Upper(d), v, d);
+    }
+    if (!p_.sen_provision.empty()) {
+      const std::string s = Upper(p_.sen_provision);
+      const char* display = s == "E"   ? "EHC plan"
+                            : s == "K" ? "SEN support"
+                            : s == "N" ? "No special educational need"
+                                       : "";
+      if (*display == '\0') {
+        Err("SENhistory/SEN/SENprovision", "sen_provision_unknown",
+            "SEN provision is not E, K or N; kept with its original value",
+            true);
+      }
+      *person_.mutable_sen_provision() =
+          MakeCode(kSenProvisionSystem, s, v, p_.sen_provision, display);
+    }
+    static const std::set<std::string, std::less<>> kSenTypes = {
+        "SPLD", "MLD", "SLD", "PMLD", "SEMH", "SLCN", "HI",
+        "VI",   "MSI", "PD",  "ASD",  "OTH",  "NSA"};
+    for (const std::string& n : p_.sen_needs) {
+      const std::string s = Upper(n);
+      if (!kSenTypes.count(s)) {
+        Err("SENhistory/SENneeds/SENneed", "sen_type_unknown",
+            "SEN type not in the CBDS list; kept with its original value",
+            true);
+      }
+      *person_.add_sen_needs() = MakeCode(kSenTypeSystem, s, v, n);
+    }
+    // Dates of FSM and SEN are checked; ehx.cases.v1 has no FSM field
+    // (README "Ignored").
+    auto check_date = [&](const std::string& value, const std::string& field) {
+      if (!value.empty() && !ParseIsoDate(value)) {
+        Err(field, "date_invalid", "not a real date written YYYY-MM-DD", true);
+      }
+    };
+    check_date(p_.fsm_review_date, "FSMhistory/FSMreviewDate");
+    for (size_t i = 0; i < p_.fsm.size(); ++i) {
+      const std::string f =
+          "FSMhistory/FSMinstance[" + std::to_string(i + 1) + "]";
+      check_date(p_.fsm[i].start_date, f + "/FSMstartDate");
+      check_date(p_.fsm[i].end_date, f + "/FSMendDate");
+    }
+    check_date(p_.sen_start_date, "SENhistory/SEN/StartDate");
+
+    cases::Address addr;
+    if (MapAddress(p_.address, &addr, &out_->errors, out_->position,
+                   "Address")) {
+      *person_.add_addresses() = addr;
+    }
+    MapPhones(p_.phones, p_.email, person_.mutable_contacts());
+  }
+
+  Envelope BuildPupilEnvelope() {
+    Envelope env =
+        NewEnvelope(ctx_, out_->case_ref, exchange::EVENT_TYPE_PERSON_UPDATED);
+    cases::PersonUpdate* u = env.mutable_person_update();
+    *u->mutable_person() = person_;
+    *u->mutable_superseded_identifiers() = superseded_;
+    u->set_change_reason("Common Transfer File " + ctx_.version +
+                         " from school " + ctx_.source_la_estab);
+    pupil_env_index_ = out_->envelopes.size();
+    return env;
+  }
+
+  // Contact envelopes are appended to out_->envelopes, which may move the
+  // pupil's envelope: always reach it by index.
+  Envelope& PupilEnvelope() { return out_->envelopes[pupil_env_index_]; }
+
+  void MapContacts() {
+    for (size_t i = 0; i < p_.contacts.size(); ++i) {
+      const CtfContact& c = p_.contacts[i];
+      const std::string field =
+          "Contacts/Contact[" + std::to_string(i + 1) + "]";
+      if (c.surname.empty() && c.forename.empty()) {
+        Err(field, "required",
+            "the contact has no name; contact not mapped (the pupil is)",
+            false);
+        continue;
+      }
+      const std::string cid =
+          "ctf-contact-" +
+          Hex64(Fnv1a64({ctx_.source_la_estab, upn_,
+                         c.order.empty() ? std::to_string(i + 1) : c.order,
+                         Lower(c.surname), Lower(c.forename)}));
+      cases::Person person;
+      person.set_person_id(cid);
+      cases::HumanName* n = person.mutable_legal_name();
+      n->set_given(c.forename);
+      n->set_family(c.surname);
+      n->set_prefix(c.title);
+      for (std::string& w : SplitWords(c.middle_names)) n->add_other(w);
+      if (!c.sex.empty()) {
+        const std::string s = Upper(c.sex);
+        *person.mutable_sex() = MakeCode(kSexSystem, s, ctx_.version, c.sex);
+      }
+      cases::YesNoUnknown lives = cases::YES_NO_UNKNOWN_UNSPECIFIED;
+      if (c.address_as_pupil) {
+        if (person_.addresses_size() > 0) {
+          *person.add_addresses() = person_.addresses(0);
+        }
+        lives = cases::YES_NO_UNKNOWN_YES;
+      } else {
+        cases::Address a;
+        if (MapAddress(c.address, &a, &out_->errors, out_->position,
+                       field + "/Address")) {
+          *person.add_addresses() = a;
+          if (p_.address.present) {
+            lives = SameAddress(c.address, p_.address)
+                        ? cases::YES_NO_UNKNOWN_YES
+                        : cases::YES_NO_UNKNOWN_NO;
+          }
+        }
+      }
+      MapPhones(c.phones, c.email, person.mutable_contacts());
+
+      cases::Relationship rel;
+      rel.set_person_id(cid);
+      rel.set_related_person_id(person_id_);
+      bool known = false;
+      const std::string code = Upper(c.relationship);
+      const RelationshipInfo info = MapRelationship(code, &known);
+      rel.set_type(c.relationship.empty() ? cases::RELATIONSHIP_TYPE_UNSPECIFIED
+                                          : info.type);
+      if (!c.relationship.empty()) {
+        *rel.mutable_type_code() =
+            MakeCode(kRelationshipSystem, code, ctx_.version, c.relationship,
+                     info.display);
+        if (!known) {
+          Err(field + "/Relationship", "relationship_code_unknown",
+              "relationship code not in the CBDS list; mapped to OTHER with "
+              "the original code kept",
+              true);
+        }
+      }
+      bool recognised = true;
+      rel.set_parental_responsibility(
+          ParseYesNo(c.responsibility, &recognised));
+      if (!recognised) {
+        Err(field + "/Responsibility", "parental_responsibility_unknown",
+            "parental responsibility is not true/false; mapped to UNKNOWN",
+            true);
+      }
+      rel.set_lives_in_household(lives);
+      if ((info.type == cases::RELATIONSHIP_TYPE_MOTHER ||
+           info.type == cases::RELATIONSHIP_TYPE_FATHER) &&
+          lives == cases::YES_NO_UNKNOWN_YES) {
+        rel.set_absent_parent_status(
+            cases::ABSENT_PARENT_STATUS_NOT_APPLICABLE);
+      }
+      *PupilEnvelope().mutable_person_update()->add_relationships() = rel;
+
+      Envelope env = NewEnvelope(ctx_, out_->case_ref,
+                                 exchange::EVENT_TYPE_PERSON_UPDATED);
+      cases::PersonUpdate* u = env.mutable_person_update();
+      *u->mutable_person() = person;
+      *u->add_relationships() = rel;
+      u->set_change_reason("Common Transfer File " + ctx_.version +
+                           " contact from school " + ctx_.source_la_estab);
+      SetKey(&env, "c", Fnv1a64({"c", ctx_.source_la_estab, upn_, cid}));
+      out_->envelopes.push_back(std::move(env));
+    }
+    SetKey(&PupilEnvelope(), "p", Fnv1a64({"p", ctx_.source_la_estab, upn_}));
+  }
+
+  void MapAttendance() {
+    for (size_t i = 0; i < p_.attendance.size(); ++i) {
+      const CtfYearData& y = p_.attendance[i];
+      const std::string field =
+          "Attendance/YearData[" + std::to_string(i + 1) + "]";
+      // Year: "2024" (start year) or "2024/25".
+      std::string academic;
+      if (AllDigits(y.year, 4)) {
+        const int start = std::stoi(y.year);
+        const int next = (start + 1) % 100;
+        academic = y.year + "/" + (next < 10 ? "0" : "") + std::to_string(next);
+      } else if (y.year.size() == 7 && y.year[4] == '/' &&
+                 AllDigits(y.year.substr(0, 4), 4) &&
+                 AllDigits(y.year.substr(5), 2) &&
+                 (std::stoi(y.year.substr(0, 4)) + 1) % 100 ==
+                     std::stoi(y.year.substr(5))) {
+        academic = y.year;
+      } else {
+        Err(field + "/Year",
+            y.year.empty() ? "required" : "academic_year_format",
+            "the attendance year must be the academic year's start year "
+            "(YYYY); year not mapped",
+            false);
+        continue;
+      }
+      const int64_t possible = ParseCount(y.sessions_possible);
+      const int64_t attended = ParseCount(y.sessions_attended);
+      const int64_t authorised = ParseCount(y.sessions_authorised);
+      const int64_t unauthorised = ParseCount(y.sessions_unauthorised);
+      if (possible < 0 || attended < 0 || authorised < 0 || unauthorised < 0) {
+        Err(field, "attendance_count_invalid",
+            "session counts must be whole numbers >= 0; year not mapped",
+            false);
+        continue;
+      }
+      if (attended + authorised + unauthorised > possible) {
+        Err(field + "/SessionsPossible", "attendance_sessions_exceed_possible",
+            "sessions attended and absent add up to more than sessions "
+            "possible; year not mapped",
+            false);
+        continue;
+      }
+      if (attended + authorised + unauthorised < possible) {
+        Err(field, "attendance_sessions_sum_mismatch",
+            "sessions attended and absent add up to less than sessions "
+            "possible; published as sent",
+            true);
+      }
+      if (!y.attendance_marks.empty()) {
+        bool bad = false;
+        for (char c : y.attendance_marks) bad = bad || !IsAttendanceMark(c);
+        if (bad) {
+          Err(field + "/AttendanceMarks", "attendance_mark_unknown",
+              "the marks contain characters that are not attendance codes "
+              "(marks are not published)",
+              true);
+        }
+      }
+      Envelope env = NewEnvelope(ctx_, out_->case_ref,
+                                 exchange::EVENT_TYPE_ATTENDANCE_SUMMARY);
+      cases::AttendanceSummary* a = env.mutable_attendance_summary();
+      cases::Person* pupil = a->mutable_pupil();
+      pupil->set_person_id(person_id_);
+      *pupil->mutable_identifiers() = person_.identifiers();
+      *pupil->mutable_legal_name() = person_.legal_name();
+      *pupil->mutable_date_of_birth() = person_.date_of_birth();
+      a->set_academic_year(academic);
+      const std::string lea = y.lea.empty() ? ctx_.header->source.lea : y.lea;
+      const std::string estab =
+          y.estab.empty() ? ctx_.header->source.estab : y.estab;
+      if (AllDigits(lea, 3) && AllDigits(estab, 4)) {
+        a->set_school_la_estab(lea + estab);
+      }
+      if (lea == ctx_.header->source.lea &&
+          estab == ctx_.header->source.estab &&
+          AllDigits(ctx_.header->source.urn, 6)) {
+        a->set_school_urn(ctx_.header->source.urn);
+      }
+      if (!y.attendance_start_date.empty()) {
+        if (auto d = ParseIsoDate(y.attendance_start_date)) {
+          SetDate(*d, a->mutable_period_start());
+        } else {
+          Err(field + "/AttendanceStartDate", "date_invalid",
+              "not a real date written YYYY-MM-DD; not mapped", true);
+        }
+      }
+      a->set_sessions_possible(static_cast<int32_t>(possible));
+      a->set_sessions_attended(static_cast<int32_t>(attended));
+      a->set_sessions_authorised_absence(static_cast<int32_t>(authorised));
+      a->set_sessions_unauthorised_absence(static_cast<int32_t>(unauthorised));
+      // Persistent absence: attendance below 90% (10% or more missed);
+      // severe: 50% or more missed. Integer arithmetic, no rounding.
+      a->set_persistent_absence(possible > 0 && attended * 10 < possible * 9);
+      a->set_severe_absence(possible > 0 && attended * 2 <= possible);
+      SetKey(&env, "a",
+             Fnv1a64({"a", ctx_.source_la_estab, upn_, academic, lea + estab}));
+      out_->envelopes.push_back(std::move(env));
+    }
+  }
+
+  const Ctx& ctx_;
+  const CtfPupil& p_;
+  MappedPupil* out_;
+  std::string upn_;
+  UpnKind upn_kind_ = UpnKind::kBadFormat;
+  std::string nhs_;
+  bool nhs_valid_ = false;
+  CivilDate dob_;
+  std::string person_id_;
+  cases::Person person_;
+  google::protobuf::RepeatedPtrField<cases::Identifier> superseded_;
+  size_t pupil_env_index_ = 0;
+};
+
+// Parents and carers by name and relationship: siblings share at least one.
+bool IsParentCode(std::string_view code) {
+  return code == "PAM" || code == "PAF" || code == "STM" || code == "STF" ||
+         code == "FOM" || code == "FOF" || code == "CAR";
+}
+
+std::string ContactKey(const CtfContact& c) {
+  return Lower(c.surname) + "|" + Lower(c.forename) + "|" +
+         Upper(c.relationship);
+}
+
+// Flags pupils whose siblings (pupils sharing a parent or carer contact in
+// the same file) record a different father or father's parental
+// responsibility. Nothing is copied between records.
+void CheckSiblingFathers(const CtfFile& file, MappedCtf* out) {
+  const size_t n = file.pupils.size();
+  std::vector<size_t> parent(n);
+  std::iota(parent.begin(), parent.end(), 0);
+  auto find = [&](size_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  };
+  std::map<std::string, size_t> first_with;
+  for (size_t i = 0; i < n; ++i) {
+    if (out->pupils[i].dropped) continue;
+    for (const CtfContact& c : file.pupils[i].contacts) {
+      if (!IsParentCode(Upper(c.relationship)) || c.surname.empty()) continue;
+      auto [it, inserted] = first_with.emplace(ContactKey(c), i);
+      if (!inserted) parent[find(i)] = find(it->second);
+    }
+  }
+  auto fathers = [&](size_t i) {
+    std::set<std::string> f;
+    for (const CtfContact& c : file.pupils[i].contacts) {
+      if (Upper(c.relationship) != "PAF") continue;
+      bool rec;
+      f.insert(ContactKey(c) + "|" +
+               std::to_string(ParseYesNo(c.responsibility, &rec)));
+    }
+    return f;
+  };
+  std::map<size_t, std::vector<size_t>> groups;
+  for (size_t i = 0; i < n; ++i) {
+    if (!out->pupils[i].dropped) groups[find(i)].push_back(i);
+  }
+  for (const auto& [root, members] : groups) {
+    if (members.size() < 2) continue;
+    const std::set<std::string> first = fathers(members[0]);
+    bool differ = false;
+    for (size_t m : members) differ = differ || fathers(m) != first;
+    if (!differ) continue;
+    for (size_t m : members) {
+      MappedPupil& mp = out->pupils[m];
+      if (mp.no_open_case) continue;
+      AddError(&mp.errors, mp.position, "Contacts", "sibling_father_differs",
+               "a sibling in this file records a different father contact or "
+               "parental responsibility; nothing was copied between records",
+               true);
+    }
+  }
+}
+
+}  // namespace
+
+MappedCtf MapCtf(const CtfFile& file, const MapOptions& options) {
+  MappedCtf out;
+  const CtfHeader& h = file.header;
+  Ctx ctx;
+  ctx.options = &options;
+  ctx.header = &h;
+  ctx.source_la_estab = h.source.lea + h.source.estab;
+  ctx.version = h.version;
+
+  // The header DateTime (local Europe/London) is the occurred_at of every
+  // message: without it nothing can be published deterministically.
+  const std::string header_pos = "CTfile/Header";
+  if (h.date_time.empty()) {
+    out.file_rule = "required";
+    out.file_message = "CTfile/Header/DateTime is missing";
+    return out;
+  }
+  const LocalTimeResult t = ParseLondonDateTime(h.date_time);
+  switch (t.kind) {
+    case LocalTimeKind::kInvalid:
+      out.file_rule = "date_invalid";
+      out.file_message =
+          "CTfile/Header/DateTime is not a real YYYY-MM-DDThh:mm:ss time";
+      return out;
+    case LocalTimeKind::kUnique:
+      ctx.occurred_at = t.unix_seconds;
+      break;
+    case LocalTimeKind::kNonexistent:
+    case LocalTimeKind::kAmbiguous: {
+      const bool gap = t.kind == LocalTimeKind::kNonexistent;
+      AddError(&out.file_errors, header_pos, "DateTime",
+               gap ? "dst_nonexistent_local_time" : "dst_ambiguous_local_time",
+               gap ? "the local time does not exist in Europe/London (clock "
+                     "change); occurred_at is the start of that day, the "
+                     "time is not guessed"
+                   : "the local time occurs twice in Europe/London (clock "
+                     "change); occurred_at is the start of that day, the "
+                     "time is not guessed",
+               true);
+      ctx.occurred_at = LondonMidnight(t.date);
+      break;
+    }
+  }
+  if (h.version.empty()) {
+    AddError(&out.file_errors, header_pos, "CTFversion", "required",
+             "the CTF version is missing; read with the CTF 25 shape", true);
+  } else {
+    if (h.version_element != "CTFversion") {
+      AddError(&out.file_errors, header_pos, h.version_element,
+               "ctf_version_spelling",
+               "the XSD spells the element CTFversion; tolerated", true);
+    }
+    const std::string major = h.version.substr(0, h.version.find('.'));
+    if (major != "24" && major != "25") {
+      AddError(
+          &out.file_errors, header_pos, "CTFversion", "ctf_version_untested",
+          "only CTF 24 and 25 are tested; read with the CTF 25 shape", true);
+    }
+  }
+  for (const std::string& path : file.unknown_elements) {
+    AddError(&out.file_errors, path, path, "unknown_element",
+             "element not known to the adapter; not mapped", true);
+  }
+
+  out.pupils.resize(file.pupils.size());
+  for (size_t i = 0; i < file.pupils.size(); ++i) {
+    PupilMapper(ctx, file.pupils[i], &out.pupils[i]).Map();
+    for (const std::string& path : file.pupils[i].unknown_elements) {
+      AddError(&out.pupils[i].errors, out.pupils[i].position, path,
+               "unknown_element",
+               "element not known to the adapter; not mapped", true);
+    }
+  }
+  CheckSiblingFathers(file, &out);
+  return out;
+}
+
+}  // namespace ehx::adapters::school

@@ -1,0 +1,64 @@
+// Maps a read CTF (ctf_reader.h) onto ehx envelopes: one
+// EVENT_TYPE_PERSON_UPDATED for each pupil in an open case, one for each
+// of its contacts, and one EVENT_TYPE_ATTENDANCE_SUMMARY per YearData.
+// Every record-level problem becomes an ehx.adapter.v1.RecordError with
+// its position and rule; no error text carries names, identifiers or other
+// values. Pure (no I/O) and thread-safe.
+#ifndef EHX_ADAPTERS_SCHOOL_CTF_MAPPER_H_
+#define EHX_ADAPTERS_SCHOOL_CTF_MAPPER_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "case_index.h"
+#include "ctf_reader.h"
+#include "ehx_adapter_protos.h"
+
+namespace ehx::adapters::school {
+
+using RecordError = ::ehxpb::adapter::v1::RecordError;
+using Envelope = ::ehxpb::exchange::v1::Envelope;
+
+struct MapOptions {
+  // Children in open cases. Required (nullptr maps nothing).
+  const CaseIndex* cases = nullptr;
+  // Put into Identifier.assigner_agency_id of UPNs; may be empty.
+  std::string school_agency_id;
+  // "Now" for the date-of-birth-in-future rule, Unix seconds.
+  int64_t now_unix_seconds = 0;
+};
+
+// One Pupil element.
+struct MappedPupil {
+  int index = 0;         // 1-based
+  std::string position;  // "CTfile/CTFpupilData/Pupil[3]"
+  // Dropped: a problem the record cannot be published with (see errors).
+  bool dropped = false;
+  // Valid, but the pupil is not in an open case: nothing to publish.
+  bool no_open_case = false;
+  std::string case_ref;
+  // Ready to publish, idempotency keys set, in publishing order (pupil,
+  // contacts, attendance years).
+  std::vector<Envelope> envelopes;
+  std::vector<RecordError> errors;
+};
+
+struct MappedCtf {
+  // Whole-file refusal (nothing may be published) when non-empty.
+  std::string file_rule;
+  std::string file_message;
+  // File-level notes (header flags, unknown elements).
+  std::vector<RecordError> file_errors;
+  std::vector<MappedPupil> pupils;
+};
+
+// Maps every pupil. Deterministic: the same file and options always give
+// the same envelopes and keys (keys hash the native record id and the
+// envelope content, so a re-read publishes nothing new and a changed
+// record gets a new key).
+MappedCtf MapCtf(const CtfFile& file, const MapOptions& options);
+
+}  // namespace ehx::adapters::school
+
+#endif  // EHX_ADAPTERS_SCHOOL_CTF_MAPPER_H_
