@@ -78,6 +78,7 @@ policy:
   purposes:
     - {record_type: RECORD_TYPE_CAF_NOTIFICATION, purposes: [CONSENT_PURPOSE_INFORMATION_SHARING]}
     - {record_type: RECORD_TYPE_STEP_DOWN, purposes: [CONSENT_PURPOSE_INFORMATION_SHARING]}
+    - {record_type: RECORD_TYPE_REFERRAL_OUTCOME, purposes: [CONSENT_PURPOSE_REFERRAL]}
 )";
 }
 
