@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "pipeline/gateway_core.h"
+#include "pipeline/projection.h"
 #include "policy_test_util.h"
 
 namespace ehx::policy {
@@ -299,6 +300,80 @@ TEST_F(PolicyCoreTest, MissingPolicyFailsClosedWithAlertAndAudit) {
   EXPECT_EQ(
       Count("share_failure", "significant-harm referral reached no front door"),
       1);
+}
+
+}  // namespace
+}  // namespace ehx::policy
+
+namespace ehx::policy {
+namespace {
+
+// Ad-hoc measurement (run with --gtest_also_run_disabled_tests): in-process
+// Publish throughput with the default policy (CAF to 3 parties: 3 decisions
+// and 3 audit rows per message), and the engine's own cost per delivery.
+TEST_F(PolicyCoreTest, DISABLED_MeasurePublishThroughputWithPolicy) {
+  Start(testing::DefaultPolicyConfig());
+  Envelope caf = Demo("02-caf-notification.json", "x");
+  auto* ag = caf.mutable_caf_notification()->mutable_agencies_involved();
+  ag->Clear();
+  for (const char* a :
+       {"role-early-help", "role-school", "role-health", "role-csc"}) {
+    *ag->Add() = a;
+  }
+  const int kN = 20000;
+  std::atomic<int> left{kN}, failed{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::atomic<int> in_flight{0};
+  for (int i = 0; i < kN; ++i) {
+    {
+      std::unique_lock<std::mutex> l(mu);
+      cv.wait(l, [&] { return in_flight.load() < 32; });
+    }
+    ++in_flight;
+    Envelope e = caf;
+    e.set_idempotency_key("k-" + std::to_string(i));
+    e.set_case_ref("EH-B-" + std::to_string(i % 64));
+    core_->Publish("role-early-help", std::move(e), [&](auto r) {
+      if (!r.ok()) ++failed;
+      --in_flight;
+      --left;
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return left.load() == 0; });
+  }
+  const double s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  EXPECT_EQ(failed.load(), 0);
+  std::printf(
+      "publish with policy: %d msgs in %.2f s = %.0f msg/s (3 recipients)\n",
+      kN, s, kN / s);
+  // Engine alone: decide + mask one delivery.
+  auto engine = PolicyEngine::Create(testing::DefaultPolicyConfig());
+  ehx::record::v1::CaseRecord rec;
+  Envelope e = caf;
+  e.set_sender_agency("role-early-help");
+  ehx::pipeline::ApplyToRecord(e, {}, &rec);
+  const int kM = 200000;
+  const auto t1 = std::chrono::steady_clock::now();
+  int shared = 0;
+  for (int i = 0; i < kM; ++i) {
+    Decision d = engine->Evaluate("role-school", e, rec);
+    Envelope copy = e;
+    shared += engine->ApplyMask(d, &copy);
+  }
+  const double s2 =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t1)
+          .count();
+  EXPECT_EQ(shared, kM);
+  std::printf(
+      "engine: %.2f us per delivery decision+mask (incl. envelope copy)\n",
+      s2 * 1e6 / kM);
 }
 
 }  // namespace
