@@ -340,6 +340,7 @@ void GatewayCore::Fetch(std::string agency, int max, int lease_seconds,
     std::vector<Delivery> out;
     std::vector<Withdrawal> withdrawn;
     const int64_t now = clock_();
+    const int64_t read_generation = store_->commits();
     absl::Status st = store_->Read([&](store::Txn& t) -> absl::Status {
       auto q = t.Prepare(
           "SELECT o.id, o.case_ref, o.attempts, e.envelope FROM outbox o "
@@ -367,6 +368,11 @@ void GatewayCore::Fetch(std::string agency, int max, int lease_seconds,
             std::lock_guard<std::mutex> l(lease_mu_);
             auto& mine = leases_[agency];
             bool busy = mine.count(id) > 0;
+            auto& tomb = tombstones_[agency];
+            auto t = tomb.find(id);
+            if (t != tomb.end() && t->second.commit > read_generation) {
+              busy = true;  // acked after this read's snapshot began
+            }
             for (const auto& [lid, lease] : mine) {
               if (busy) break;
               if (lease.case_ref == case_ref) busy = true;
@@ -548,9 +554,15 @@ void GatewayCore::Ack(std::string agency, std::vector<AckItem> items,
       },
       [this, agency, applied, notify, ids, done = std::move(done)](absl::Status st) {
         {
+          const int64_t generation = store_->commits();
+          const int64_t now = clock_();
           std::lock_guard<std::mutex> l(lease_mu_);
           auto& mine = leases_[agency];
-          for (uint64_t id : *ids) mine.erase(id);
+          auto& tomb = tombstones_[agency];
+          for (uint64_t id : *ids) {
+            mine.erase(id);
+            if (st.ok()) tomb[id] = Tombstone{generation, now};
+          }
         }
         if (!st.ok()) {
           done(st);
@@ -621,6 +633,13 @@ void GatewayCore::Sweep() {
   std::map<std::string, std::vector<uint64_t>> expired;
   {
     std::lock_guard<std::mutex> l(lease_mu_);
+    // Tombstones only matter to reads that began before the ack: a few
+    // seconds is plenty.
+    for (auto& [agency, tomb] : tombstones_) {
+      for (auto it = tomb.begin(); it != tomb.end();) {
+        it = now - it->second.at_ms > 10000 ? tomb.erase(it) : std::next(it);
+      }
+    }
     for (auto& [agency, mine] : leases_) {
       for (auto it = mine.begin(); it != mine.end();) {
         if (it->second.until_ms <= now) {

@@ -138,6 +138,14 @@ class GatewayCore : public Exchange {
   };
   std::mutex lease_mu_;
   std::map<std::string, std::map<uint64_t, Lease>> leases_;  // agency -> id
+  // Recently acknowledged ids -> store commit count when the ack was
+  // applied. A Fetch whose read began before that commit may still see the
+  // row as pending; it skips it instead of redelivering it.
+  struct Tombstone {
+    int64_t commit;
+    int64_t at_ms;
+  };
+  std::map<std::string, std::map<uint64_t, Tombstone>> tombstones_;
 
   std::mutex watch_mu_;
   std::map<uint64_t, std::pair<std::string, std::function<void()>>> watchers_;
