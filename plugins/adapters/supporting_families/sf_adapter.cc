@@ -1,0 +1,435 @@
+#include "sf_adapter.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace ehx::adapters::supporting_families {
+namespace {
+
+namespace fs = std::filesystem;
+using ehx::sdk::Code;
+using ehx::sdk::DeliveryResult;
+using ehx::sdk::LogLevel;
+using ehx::sdk::Status;
+using ehx::sdk::StatusError;
+using ehxpb::adapter::v1::IngestReport;
+
+void SyncDir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+// `dir/.name.part` + fsync, then rename to `dir/name`.
+Status WriteFileAtomically(const fs::path& dir, const std::string& name,
+                           std::string_view content) {
+  static std::atomic<uint64_t> counter{0};
+  const fs::path tmp =
+      dir / ("." + name + "." + std::to_string(::getpid()) + "-" +
+             std::to_string(counter.fetch_add(1)) + ".part");
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    return Status(Code::kUnavailable,
+                  std::string("cannot create file: ") + std::strerror(errno));
+  }
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Status(Code::kUnavailable,
+                    std::string("write failed: ") + std::strerror(err));
+    }
+    done += static_cast<size_t>(n);
+  }
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced || ::rename(tmp.c_str(), (dir / name).c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return Status(Code::kUnavailable,
+                  std::string("fsync/rename failed: ") + std::strerror(err));
+  }
+  SyncDir(dir);
+  return Status();
+}
+
+Status MoveInto(const fs::path& from, const fs::path& dir) {
+  const fs::path to = dir / from.filename();
+  if (::rename(from.c_str(), to.c_str()) == 0) {
+    SyncDir(dir);
+    SyncDir(from.parent_path());
+    return Status();
+  }
+  if (errno != EXDEV) {
+    return Status(Code::kUnavailable,
+                  std::string("move failed: ") + std::strerror(errno));
+  }
+  std::ifstream in(from, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  Status st = WriteFileAtomically(dir, from.filename().string(), buf.str());
+  if (!st.ok()) return st;
+  std::error_code ec;
+  fs::remove(from, ec);
+  SyncDir(from.parent_path());
+  return Status();
+}
+
+Status CheckDir(const std::string& value, const char* key, bool create) {
+  if (value.empty()) {
+    return Status(Code::kInvalidArgument, std::string(key) + " is required");
+  }
+  if (!fs::path(value).is_absolute()) {
+    return Status(Code::kInvalidArgument,
+                  std::string(key) + " must be an absolute path");
+  }
+  std::error_code ec;
+  if (create) {
+    fs::create_directories(value, ec);
+    if (!ec) {
+      fs::permissions(
+          value,
+          fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec,
+          ec);
+    }
+  }
+  if (!fs::is_directory(value, ec)) {
+    return Status(Code::kFailedPrecondition,
+                  std::string(key) + " is not an existing directory");
+  }
+  return Status();
+}
+
+bool Transient(Code code) {
+  return code == Code::kUnavailable || code == Code::kDeadlineExceeded ||
+         code == Code::kResourceExhausted || code == Code::kAborted ||
+         code == Code::kInternal || code == Code::kUnknown;
+}
+
+std::string ReadAll(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+bool EndsWith(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Extract-time order (section 3.3): the timestamp in a standard name, else
+// the name; nonstandard names after standard ones.
+std::string SortKey(const std::string& name) {
+  constexpr std::string_view kPrefix = "sf-outcome-tracker-";
+  if (name.rfind(kPrefix, 0) == 0 && name.size() == kPrefix.size() + 32) {
+    return "0" + name.substr(kPrefix.size() + 12, 16) + name;
+  }
+  return "1" + name;
+}
+
+}  // namespace
+
+SupportingFamiliesAdapter::SupportingFamiliesAdapter(
+    const SupportingFamiliesConfig& config, ehx::sdk::Host host)
+    : config_(config), host_(host) {
+  const bool create = config_.create_dirs();
+  auto check = [&](const std::string& value, const char* key) {
+    Status st = CheckDir(value, key, create);
+    if (!st.ok()) throw StatusError(st);
+  };
+  check(config_.inbox_dir(), "inbox_dir");
+  check(config_.outbox_dir(), "outbox_dir");
+  archive_dir_ = config_.archive_dir().empty()
+                     ? (fs::path(config_.inbox_dir()) / "archive").string()
+                     : config_.archive_dir();
+  rejected_dir_ = config_.rejected_dir().empty()
+                      ? (fs::path(config_.inbox_dir()) / "rejected").string()
+                      : config_.rejected_dir();
+  reports_dir_ = config_.reports_dir().empty()
+                     ? (fs::path(config_.inbox_dir()) / "reports").string()
+                     : config_.reports_dir();
+  {
+    // The default subfolders are ours to create.
+    const bool defaults = true;
+    Status st = CheckDir(archive_dir_, "archive_dir",
+                         create || (defaults && config_.archive_dir().empty()));
+    if (st.ok()) {
+      st = CheckDir(rejected_dir_, "rejected_dir",
+                    create || config_.rejected_dir().empty());
+    }
+    if (st.ok()) {
+      st = CheckDir(reports_dir_, "reports_dir",
+                    create || config_.reports_dir().empty());
+    }
+    if (!st.ok()) throw StatusError(st);
+  }
+  if (!config_.state_dir().empty()) check(config_.state_dir(), "state_dir");
+  if (!config_.la_code().empty() &&
+      (config_.la_code().size() != 3 || !AllDigits(config_.la_code()))) {
+    throw StatusError(
+        Status(Code::kInvalidArgument, "la_code must be 3 digits"));
+  }
+  if (config_.poll_interval_ms() < 0 || config_.min_file_age_ms() < 0 ||
+      config_.max_file_bytes() < 0) {
+    throw StatusError(
+        Status(Code::kInvalidArgument, "durations and sizes must be >= 0"));
+  }
+  poll_ = std::chrono::milliseconds(
+      config_.poll_interval_ms() ? config_.poll_interval_ms() : 1000);
+  min_age_ = std::chrono::milliseconds(
+      config_.min_file_age_ms() ? config_.min_file_age_ms() : 200);
+  tracker_options_.la_code = config_.la_code();
+  tracker_options_.valid_la_codes.assign(config_.valid_la_codes().begin(),
+                                         config_.valid_la_codes().end());
+  if (config_.max_file_bytes() > 0) {
+    tracker_options_.max_bytes = config_.max_file_bytes();
+  }
+  map_options_.case_refs.insert(config_.case_refs().begin(),
+                                config_.case_refs().end());
+  if (!config_.state_dir().empty()) {
+    const fs::path dir(config_.state_dir());
+    std::error_code ec;
+    if (fs::exists(dir / "tracker-index.tsv", ec)) {
+      index_.Deserialize(ReadAll(dir / "tracker-index.tsv"));
+    }
+    if (fs::exists(dir / "evidence.csv", ec)) {
+      for (EvidenceRow& row : ParseEvidenceCsv(ReadAll(dir / "evidence.csv"))) {
+        evidence_[row[kEvidenceIdColumn]] = std::move(row);
+      }
+    }
+  }
+}
+
+SupportingFamiliesAdapter::~SupportingFamiliesAdapter() { Stop(); }
+
+Status SupportingFamiliesAdapter::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+  return Status();
+}
+
+void SupportingFamiliesAdapter::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+Status SupportingFamiliesAdapter::CheckHealth() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return health_;
+}
+
+IngestReport SupportingFamiliesAdapter::Ingest(const std::string& input_name,
+                                               std::string_view bytes) {
+  bool transient = false;
+  TrackerFile parsed;
+  return IngestImpl(input_name, bytes, &transient, &parsed);
+}
+
+IngestReport SupportingFamiliesAdapter::IngestImpl(
+    const std::string& input_name, std::string_view bytes,
+    bool* transient_failure, TrackerFile* parsed) {
+  IngestReport report = IngestTracker(
+      input_name, bytes, tracker_options_, map_options_,
+      [&](const ehxpb::exchange::v1::Envelope& env, const std::string& position,
+          IngestReport* r) {
+        Status st = ehx::sdk::PublishRecord(host_, env, position, r);
+        if (!st.ok() && Transient(st.code())) *transient_failure = true;
+      },
+      parsed);
+  if (!report.input_rejected()) {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    index_.AddFile(*parsed);
+    SaveIndexLocked();
+  }
+  return report;
+}
+
+Status SupportingFamiliesAdapter::Render(
+    const ehxpb::exchange::v1::Delivery& delivery,
+    ehxpb::adapter::v1::RenderResult* out) {
+  std::vector<EvidenceRow> rows;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    Status st = EvidenceRowsFor(delivery, index_, config_.la_code(), &rows);
+    if (!st.ok()) return st;
+  }
+  const int64_t at = delivery.envelope().accepted_at().seconds();
+  out->set_file_name(EvidenceFileName(
+      config_.la_code().empty() ? rows.front()[0] : config_.la_code(), at));
+  out->set_media_type("text/csv; charset=utf-8");
+  out->set_content(EvidenceCsv(rows));
+  return Status();
+}
+
+DeliveryResult SupportingFamiliesAdapter::OnDelivery(
+    const ehxpb::exchange::v1::Delivery& delivery) {
+  std::vector<EvidenceRow> rows;
+  std::lock_guard<std::mutex> lock(state_mu_);
+  Status st = EvidenceRowsFor(delivery, index_, config_.la_code(), &rows);
+  if (st.code() == Code::kNotFound) return DeliveryResult::Ack();
+  if (!st.ok()) {
+    // The message starts with a machine reason or a field path; no values.
+    return DeliveryResult::Reject(st.message().substr(0, 120));
+  }
+  const int64_t at = delivery.envelope().accepted_at().seconds();
+  const std::string generated = IsoDateTime(at);
+  for (EvidenceRow& row : rows) evidence_[row[kEvidenceIdColumn]] = row;
+  // The complete statement of the evidence at `generated` (section 13.2).
+  std::vector<EvidenceRow> all;
+  all.reserve(evidence_.size());
+  for (const auto& [id, row] : evidence_) {
+    all.push_back(row);
+    all.back()[kEvidenceColumnCount - 1] = generated;
+  }
+  std::sort(all.begin(), all.end(),
+            [](const EvidenceRow& a, const EvidenceRow& b) {
+              return std::tie(a[1], a[2], a[4], a[7], a[3]) <
+                     std::tie(b[1], b[2], b[4], b[7], b[3]);
+            });
+  const std::string csv = EvidenceCsv(all);
+  const std::string la =
+      config_.la_code().empty() ? all.front()[0] : config_.la_code();
+  Status w =
+      WriteFileAtomically(config_.outbox_dir(), EvidenceFileName(la, at), csv);
+  if (!w.ok()) {
+    host_.Log(LogLevel::kWarn, "evidence write failed: " + w.message());
+    return DeliveryResult::Retry("outbox_write_failed");
+  }
+  SaveEvidenceLocked(csv);
+  return DeliveryResult::Ack();
+}
+
+void SupportingFamiliesAdapter::SaveIndexLocked() {
+  if (config_.state_dir().empty()) return;
+  Status st = WriteFileAtomically(config_.state_dir(), "tracker-index.tsv",
+                                  index_.Serialize());
+  if (!st.ok())
+    host_.Log(LogLevel::kWarn, "cannot save index: " + st.message());
+}
+
+void SupportingFamiliesAdapter::SaveEvidenceLocked(const std::string& csv) {
+  if (config_.state_dir().empty()) return;
+  Status st = WriteFileAtomically(config_.state_dir(), "evidence.csv", csv);
+  if (!st.ok()) {
+    host_.Log(LogLevel::kWarn, "cannot save evidence state: " + st.message());
+  }
+}
+
+void SupportingFamiliesAdapter::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    Status st = ScanOnce();
+    lock.lock();
+    health_ = st;
+    if (!st.ok()) host_.Log(LogLevel::kWarn, "inbox scan: " + st.message());
+    cv_.wait_for(lock, poll_, [this] { return stopping_; });
+  }
+}
+
+bool SupportingFamiliesAdapter::Stopping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
+Status SupportingFamiliesAdapter::ScanOnce() {
+  std::error_code ec;
+  std::vector<fs::path> files;
+  const auto now = fs::file_time_type::clock::now();
+  for (fs::directory_iterator it(config_.inbox_dir(), ec), end;
+       !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    // Complete *.csv files only (writers use .part/.tmp and rename).
+    if (name.empty() || name[0] == '.' || !EndsWith(name, ".csv")) continue;
+    std::error_code fe;
+    if (!it->is_regular_file(fe) || it->is_symlink(fe)) continue;
+    const auto mtime = it->last_write_time(fe);
+    if (fe || now - mtime < min_age_) continue;
+    files.push_back(it->path());
+  }
+  if (ec) {
+    return Status(Code::kUnavailable, "cannot list inbox: " + ec.message());
+  }
+  std::sort(
+      files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
+        return SortKey(a.filename().string()) < SortKey(b.filename().string());
+      });
+  const auto steady_now = std::chrono::steady_clock::now();
+  for (const fs::path& file : files) {
+    if (Stopping()) break;
+    auto r = retry_at_.find(file);
+    if (r != retry_at_.end() && steady_now < r->second) continue;
+    ProcessFile(file);
+  }
+  return Status();
+}
+
+void SupportingFamiliesAdapter::ProcessFile(const fs::path& file) {
+  const std::string name = file.filename().string();
+  std::error_code ec;
+  const auto size = fs::file_size(file, ec);
+  if (ec) return;
+  std::string content;
+  if (static_cast<int64_t>(size) <= tracker_options_.max_bytes) {
+    content = ReadAll(file);
+  } else {
+    // Let the parser report file_too_large without reading it all.
+    content.assign(static_cast<size_t>(tracker_options_.max_bytes) + 1, ' ');
+  }
+  bool transient = false;
+  TrackerFile parsed;
+  IngestReport report = IngestImpl(name, content, &transient, &parsed);
+  if (transient) {
+    // Keys are idempotent: re-reading later republishes nothing twice.
+    retry_at_[file] =
+        std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    host_.Log(LogLevel::kInfo, "gateway unavailable; extract kept for retry");
+    return;
+  }
+  retry_at_.erase(file);
+  const TrackerFile for_report = ParseTracker(name, content, tracker_options_);
+  time_t t = ::time(nullptr);
+  const std::string report_json =
+      ReportJson(name, content, parsed, IsoDateTime(t));
+  Status st =
+      WriteFileAtomically(reports_dir_, name + ".report.json", report_json);
+  if (!st.ok()) {
+    host_.Log(LogLevel::kError, "cannot write report: " + st.message());
+  }
+  st = MoveInto(file, report.input_rejected() ? rejected_dir_ : archive_dir_);
+  if (!st.ok()) {
+    host_.Log(LogLevel::kError, "cannot move extract: " + st.message());
+    retry_at_[file] =
+        std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    return;
+  }
+  host_.Log(report.input_rejected() ? LogLevel::kWarn : LogLevel::kInfo,
+            "extract processed: " + std::to_string(report.records_total()) +
+                " rows, " + std::to_string(report.records_published()) +
+                " published, " + std::to_string(report.records_failed()) +
+                " failed" + (report.input_rejected() ? " (rejected)" : ""));
+}
+
+}  // namespace ehx::adapters::supporting_families
