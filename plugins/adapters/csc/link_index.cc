@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -81,6 +82,8 @@ bool LinkIndex::Open(const std::string& path, std::string* error) {
           if (h.is_string()) e.id_hashes.push_back(h.get<std::string>());
         }
       }
+      for (const auto& h : e.id_hashes) by_id_.emplace(h, entries_.size());
+      by_referral_[e.referral_id] = entries_.size();
       entries_.push_back(std::move(e));
     }
   }
@@ -96,10 +99,15 @@ bool LinkIndex::Open(const std::string& path, std::string* error) {
 
 bool LinkIndex::Add(const LinkEntry& entry, std::string* error) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const LinkEntry& e : entries_) {
-    if (e.referral_id == entry.referral_id &&
-        e.message_id == entry.message_id) {
-      return true;  // redelivery: already known
+  {
+    auto it = by_referral_.find(entry.referral_id);
+    if (it != by_referral_.end()) {
+      for (const LinkEntry& e : entries_) {
+        if (e.referral_id == entry.referral_id &&
+            e.message_id == entry.message_id) {
+          return true;  // redelivery: already known
+        }
+      }
     }
   }
   if (!path_.empty()) {
@@ -130,6 +138,8 @@ bool LinkIndex::Add(const LinkEntry& entry, std::string* error) {
     }
     ::close(fd);
   }
+  for (const auto& h : entry.id_hashes) by_id_.emplace(h, entries_.size());
+  by_referral_[entry.referral_id] = entries_.size();
   entries_.push_back(entry);
   return true;
 }
@@ -137,25 +147,26 @@ bool LinkIndex::Add(const LinkEntry& entry, std::string* error) {
 std::optional<LinkEntry> LinkIndex::ByReferralId(
     const std::string& referral_id) const {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
-    if (it->referral_id == referral_id) return *it;
-  }
-  return std::nullopt;
+  auto it = by_referral_.find(referral_id);
+  if (it == by_referral_.end()) return std::nullopt;
+  return entries_[it->second];
 }
 
 std::vector<LinkEntry> LinkIndex::ByIdentifiers(
     const std::vector<std::string>& id_hashes) const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<LinkEntry> out;
-  for (const LinkEntry& e : entries_) {
-    bool hit = false;
-    for (const std::string& h : e.id_hashes) {
-      for (const std::string& q : id_hashes) {
-        if (h == q) hit = true;
-      }
+  std::vector<size_t> hits;
+  for (const std::string& q : id_hashes) {
+    auto range = by_id_.equal_range(q);
+    for (auto it = range.first; it != range.second; ++it) {
+      hits.push_back(it->second);
     }
-    if (hit) out.push_back(e);
   }
+  std::sort(hits.begin(), hits.end());
+  hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
+  std::vector<LinkEntry> out;
+  out.reserve(hits.size());
+  for (size_t i : hits) out.push_back(entries_[i]);
   return out;
 }
 

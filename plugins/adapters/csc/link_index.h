@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "ehx_adapter_protos.h"
@@ -61,6 +62,10 @@ class LinkIndex {
  private:
   mutable std::mutex mu_;
   std::vector<LinkEntry> entries_;
+  // Identifier hash -> positions in entries_ (lookups are per census child).
+  std::unordered_multimap<std::string, size_t> by_id_;
+  // Referral id -> newest position in entries_.
+  std::unordered_map<std::string, size_t> by_referral_;
   std::string path_;
   int skipped_ = 0;
 };

@@ -24,8 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     i->Add(e, &error);
     return i;
   }();
-  const csc::MapResult r =
-      csc::MapDecisions(bytes, csc::CscConfig(), *index);
+  const csc::MapResult r = csc::MapDecisions(bytes, csc::CscConfig(), *index);
   if (r.input_rejected && !r.items.empty()) __builtin_trap();
   for (const auto& item : r.items) {
     if (!item.envelope) continue;
