@@ -388,7 +388,28 @@ std::string GatewayConfig(const fs::path& pki,
          "  - {id: offline-sink, name: \"Offline\", role: AGENCY_ROLE_OTHER}\n"
          "routes:\n"
          "  - {event_type: EVENT_TYPE_CAF_NOTIFICATION, to: [" +
-         to + "]}\n";
+         to + "]}\n"
+         // Fails closed without a policy: grant every bench agency the CAF
+         // notification on the bases the demo message carries.
+         "policy:\n"
+         "  version: bench-1\n"
+         "  granted_agencies: [early-help, csc-front-door, school-oakfield, "
+         "health-visiting, latency-probe, offline-sink]\n"
+         "  rules:\n"
+         "    - {id: bench-caf, recipient_roles: [AGENCY_ROLE_SCHOOL, "
+         "AGENCY_ROLE_HEALTH, AGENCY_ROLE_CSC_FRONT_DOOR, AGENCY_ROLE_OTHER], "
+         "record_types: [RECORD_TYPE_CAF_NOTIFICATION], bases: "
+         "[SHARING_BASIS_CONSENT_IN_SCOPE, SHARING_BASIS_CONSENT_CITED, "
+         "SHARING_BASIS_NO_CONSENT], party_required: false}\n"
+         "  masks:\n"
+         "    - {recipient_roles: [AGENCY_ROLE_SCHOOL, AGENCY_ROLE_HEALTH, "
+         "AGENCY_ROLE_CSC_FRONT_DOOR, AGENCY_ROLE_OTHER], record_types: "
+         "[RECORD_TYPE_CAF_NOTIFICATION], paths: [caf_notification, case_opened]}\n"
+         "    - {recipient_roles: [AGENCY_ROLE_CSC_FRONT_DOOR], record_types: "
+         "[RECORD_TYPE_STEP_UP_REFERRAL], paths: [step_up_referral]}\n"
+         "  purposes:\n"
+         "    - {record_type: RECORD_TYPE_CAF_NOTIFICATION, purposes: "
+         "[CONSENT_PURPOSE_INFORMATION_SHARING]}\n";
 }
 
 // Publish issuer: a fresh idempotency key per call, cases spread over

@@ -126,6 +126,26 @@ def write_config(work, pki):
         "    to: [school-oakfield, health-visiting]",
         "operators: [ops]",
         f"port_file: {work}/ports.txt",
+        # The gateway fails closed without a sharing policy.
+        "policy:",
+        "  version: python-client-1",
+        "  granted_agencies: [early-help, csc-front-door, school-oakfield,"
+        " health-visiting]",
+        "  rules:",
+        "    - {id: caf, recipient_roles: [AGENCY_ROLE_SCHOOL,"
+        " AGENCY_ROLE_HEALTH], record_types: [RECORD_TYPE_CAF_NOTIFICATION],"
+        " bases: [SHARING_BASIS_CONSENT_IN_SCOPE, SHARING_BASIS_CONSENT_CITED,"
+        " SHARING_BASIS_NO_CONSENT], party_required: false}",
+        "  masks:",
+        "    - {recipient_roles: [AGENCY_ROLE_SCHOOL, AGENCY_ROLE_HEALTH],"
+        " record_types: [RECORD_TYPE_CAF_NOTIFICATION],"
+        " paths: [caf_notification, case_opened]}",
+        "    - {recipient_roles: [AGENCY_ROLE_CSC_FRONT_DOOR],"
+        " record_types: [RECORD_TYPE_STEP_UP_REFERRAL],"
+        " paths: [step_up_referral]}",
+        "  purposes:",
+        "    - {record_type: RECORD_TYPE_CAF_NOTIFICATION,"
+        " purposes: [CONSENT_PURPOSE_INFORMATION_SHARING]}",
     ]
     path = os.path.join(work, "gateway.yaml")
     with open(path, "w") as f:
