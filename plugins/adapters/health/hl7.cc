@@ -118,6 +118,11 @@ bool Message::Parse(std::string_view raw, ParseError* error) {
   const size_t first_end = raw.find_first_of("\r\n");
   const std::string_view msh_line =
       raw.substr(0, first_end == std::string_view::npos ? raw.size() : first_end);
+  if (msh_line.size() < 8) {  // "MSH|^~\&" at least (fuzz finding)
+    *error = {"hl7_bad_delimiters",
+              "MSH-1/MSH-2 do not declare usable delimiters"};
+    return false;
+  }
   const std::string_view enc = Piece(msh_line.substr(4), field_sep_, 0);
   auto bad_delim = [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '\r' ||

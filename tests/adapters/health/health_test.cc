@@ -179,6 +179,9 @@ TEST(Hl7, CharacterSets) {
   EXPECT_EQ(e.rule, "hl7_charset_unsupported");
   EXPECT_FALSE(m.Parse("PID|1", &e));
   EXPECT_EQ(e.rule, "hl7_no_msh");
+  // Fuzz finding: a first line shorter than "MSH|^~\\&".
+  EXPECT_FALSE(m.Parse("MSH\rMSH|^~\\&|PAS|RXX01", &e));
+  EXPECT_EQ(e.rule, "hl7_bad_delimiters");
   EXPECT_FALSE(m.Parse("MSH|^^\\&|", &e));
   EXPECT_EQ(e.rule, "hl7_bad_delimiters");
 }
