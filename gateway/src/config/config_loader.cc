@@ -156,6 +156,7 @@ absl::StatusOr<GatewayConfig> LoadConfigText(const std::string& yaml,
   Absolutize(base_dir, c.mutable_tls()->mutable_key_file());
   Absolutize(base_dir, c.mutable_store()->mutable_sqlite_path());
   Absolutize(base_dir, c.mutable_port_file());
+  Absolutize(base_dir, c.mutable_audit()->mutable_signing_key_file());
   for (auto& p : *c.mutable_plugins()) Absolutize(base_dir, p.mutable_path());
   st = ValidateConfig(c);
   if (!st.ok()) {

@@ -88,14 +88,17 @@ absl::Status GatewayCore::Init() {
   auto s = store::SqliteStore::Open(config_.store().sqlite_path(), opts);
   if (!s.ok()) return s.status();
   store_ = std::move(*s);
-  absl::Status st = store_->Read([&](store::Txn& t) -> absl::Status {
-    auto q = t.Prepare("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1");
-    if (!q.ok()) return q.status();
-    auto row = (*q)->Step();
-    if (!row.ok()) return row.status();
-    audit_head_ = *row ? (*q)->Text(0) : std::string(32, '\0');
-    return absl::OkStatus();
-  });
+  // The audit chain: its key signs checkpoints; created on first start.
+  std::string key_path = config_.audit().signing_key_file();
+  const bool default_key = key_path.empty();
+  if (default_key) key_path = config_.store().sqlite_path() + ".audit-key.pem";
+  auto key = audit::SigningKey::LoadOrCreate(key_path, default_key);
+  if (!key.ok()) return key.status();
+  audit_ = std::make_unique<audit::AuditLog>(
+      std::shared_ptr<const audit::SigningKey>(std::move(*key)),
+      config_.audit().checkpoint_every());
+  absl::Status st = store_->WriteNow(
+      [](store::Txn& t) { return audit::EnsureSchema(t); });
   if (!st.ok()) return st;
   // The sharing policy fails closed: without a valid one nothing is
   // delivered. Say so loudly and put it on the record.
@@ -143,6 +146,15 @@ void GatewayCore::Shutdown() {
   stop_cv_.notify_all();
   if (sweeper_.joinable()) sweeper_.join();
   if (pool_) pool_->Join();
+  if (store_ && audit_ && store_->health().ok()) {
+    // Sign the head so a clean shutdown leaves no unsigned tail.
+    std::promise<absl::Status> p;
+    store_->Write(
+        [this](store::Txn& t) { return audit_->Checkpoint(t, clock_()); },
+        [&p](absl::Status s) { p.set_value(s); });
+    absl::Status st = p.get_future().get();
+    if (!st.ok()) SPDLOG_WARN("audit: final checkpoint: {}", std::string(st.message()));
+  }
   if (store_) store_->Close();
 }
 
@@ -155,26 +167,15 @@ absl::Status GatewayCore::AppendAudit(store::Txn& t, const std::string& actor,
                                       const std::string& message_id,
                                       const std::string& case_ref,
                                       const std::string& detail, int64_t now) {
-  const std::string pseudo = case_ref.empty() ? "" : Pseudonym(case_ref);
-  const std::string material =
-      absl::StrCat(ToHex(audit_head_), "|", now, "|", actor, "|", action, "|",
-                   message_id, "|", pseudo, "|", detail);
-  const std::string hash = Sha256(material);
-  auto q = t.Prepare(
-      "INSERT INTO audit(at_ms, actor, action, message_id, case_pseudo, "
-      "detail, prev_hash, hash) VALUES(?,?,?,?,?,?,?,?)");
-  if (!q.ok()) return q.status();
-  absl::Status st = (*q)->Bind(1, now)
-                        .Bind(2, actor)
-                        .Bind(3, action)
-                        .Bind(4, message_id)
-                        .Bind(5, pseudo)
-                        .Bind(6, detail)
-                        .BindBlob(7, audit_head_)
-                        .BindBlob(8, hash)
-                        .Run();
-  if (st.ok()) audit_head_ = hash;
-  return st;
+  ehx::audit::v1::AuditRecord r;
+  r.set_at_ms(now);
+  r.set_actor(actor);
+  r.set_action(action);
+  r.set_message_id(message_id);
+  if (!case_ref.empty()) r.set_case_pseudo(Pseudonym(case_ref));
+  // Machine-made text only (agency ids, event types, rule ids).
+  r.set_reason(detail);
+  return audit_->Append(t, std::move(r));
 }
 
 void GatewayCore::Publish(std::string sender, Envelope env,

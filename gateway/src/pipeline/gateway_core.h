@@ -18,6 +18,7 @@
 #include "ehx/exchange.h"
 #include "ehx/exchange/v1/admin_service.pb.h"
 #include "ehx/record/v1/shared_record.pb.h"
+#include "audit/audit_log.h"
 #include "pipeline/router.h"
 #include "policy/policy_engine.h"
 #include "store/sqlite_store.h"
@@ -129,8 +130,8 @@ class GatewayCore : public Exchange {
   int lease_seconds_;
   int64_t sweep_interval_ms_;
 
-  // Writer-thread only.
-  std::string audit_head_;
+  // Appended to on the writer thread only.
+  std::unique_ptr<audit::AuditLog> audit_;
 
   struct Lease {
     int64_t until_ms;

@@ -41,16 +41,6 @@ CREATE INDEX IF NOT EXISTS outbox_expiry ON outbox(state, expires_ms);
 CREATE TABLE IF NOT EXISTS cases(
   case_ref TEXT PRIMARY KEY,
   record BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS audit(
-  seq INTEGER PRIMARY KEY,
-  at_ms INTEGER NOT NULL,
-  actor TEXT NOT NULL,
-  action TEXT NOT NULL,
-  message_id TEXT NOT NULL,
-  case_pseudo TEXT NOT NULL,
-  detail TEXT NOT NULL,
-  prev_hash BLOB NOT NULL,
-  hash BLOB NOT NULL);
 )sql";
 
 absl::Status SqlError(sqlite3* db, std::string_view what) {

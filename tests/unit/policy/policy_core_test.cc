@@ -79,13 +79,15 @@ class PolicyCoreTest : public ::testing::Test {
     std::vector<std::pair<std::string, std::string>> out;
     absl::Status st =
         core_->store()->Read([&](ehx::store::Txn& t) -> absl::Status {
-          auto q = t.Prepare("SELECT action, detail FROM audit ORDER BY seq");
+          auto q = t.Prepare("SELECT record FROM audit_log ORDER BY seq");
           if (!q.ok()) return q.status();
           while (true) {
             auto r = (*q)->Step();
             if (!r.ok()) return r.status();
             if (!*r) break;
-            out.emplace_back((*q)->Text(0), (*q)->Text(1));
+            ehx::audit::v1::AuditRecord rec;
+            rec.ParseFromString((*q)->Text(0));
+            out.emplace_back(rec.action(), rec.reason());
           }
           (*q)->Reset();
           return absl::OkStatus();
