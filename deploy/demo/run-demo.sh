@@ -90,4 +90,9 @@ step "6. The shared record of $CASE (operator view)"
 ctl ops case show "$CASE"
 ctl ops status
 
+step "7. Stop the gateway and verify the tamper-evident audit trail offline"
+kill -TERM $GW; wait $GW || true
+trap - EXIT
+"$BIN/ehxctl" audit verify "$WORK/data/ehx.db"
+
 step "Demo complete. Gateway log: $WORK/gateway.log"

@@ -437,6 +437,32 @@ TEST_F(GatewayTest, MalformedCorpusRefusedWithFieldAndRuleNothingStored) {
   for (const auto& m : gs.mailboxes()) EXPECT_EQ(m.queued(), 0);
 }
 
+// The audit trail of a real run verifies offline, and an edit is caught.
+TEST_F(GatewayTest, AuditTrailVerifiesOfflineAndCatchesTampering) {
+  StartWith("");
+  PublishReceipt r;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(Publish(*gw_, "early-help", Caf("a-" + std::to_string(i), "EH-A"), &r).ok());
+  }
+  Drain(*gw_, "school-oakfield");
+  ASSERT_EQ(gw_->Stop(), 0) << gw_->log();
+  const std::string db = (dir_.path() / "ehx.db").string();
+  const std::string ctl = std::string(EHX_BINARY_DIR) + "/bin/ehxctl audit verify " +
+                          db + " > " + (dir_.path() / "verify.out").string();
+  EXPECT_EQ(std::system(ctl.c_str()), 0);
+  // Flip one byte of record 3 (a decision) with sqlite3's own API.
+  const std::string tamper =
+      "/usr/bin/python3 -c \"import sqlite3; c=sqlite3.connect('" + db +
+      "'); b=bytearray(c.execute('select record from audit_log where seq=3')"
+      ".fetchone()[0]); b[-40]^=1; c.execute('update audit_log set record=? "
+      "where seq=3',(bytes(b),)); c.commit()\"";
+  ASSERT_EQ(std::system(tamper.c_str()), 0);
+  EXPECT_NE(std::system(ctl.c_str()), 0);
+  std::ifstream in(dir_.path() / "verify.out");
+  std::string out((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(out.find("first bad record seq=3"), std::string::npos) << out;
+}
+
 TEST(GatewayConfigTest, CheckConfigNamesUnknownKeyPath) {
   TempDir dir;
   std::ofstream(dir.path() / "bad.yaml") << "listen: \"127.0.0.1:0\"\n"

@@ -74,6 +74,18 @@ struct HealthOptions {
 };
 int Health(const ConnectionOptions& conn, const HealthOptions& options);
 
+// --- Audit (audit_commands.cc): offline, no gateway involved ---
+
+struct AuditVerifyOptions {
+  // The gateway's SQLite store file.
+  std::string db;
+  // PEM public key; default "<db>.audit-key.pem.pub".
+  std::string public_key;
+};
+// Exit 0 when the chain and every signature verify, 1 naming the first bad
+// record otherwise, 2 when the store or key cannot be read.
+int AuditVerify(const AuditVerifyOptions& options);
+
 // --- Adapter dry runs (adapter_commands.cc): no gateway involved ---
 
 struct AdapterOptions {

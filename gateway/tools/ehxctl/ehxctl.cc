@@ -224,6 +224,20 @@ int Run(int argc, char** argv) {
       ->required();
   render_cmd->callback([&] { rc = AdapterRender(conn, adapter, verbose); });
 
+  // audit verify (offline)
+  auto* audit_cmd = app.add_subcommand("audit", "The tamper-evident audit trail");
+  audit_cmd->require_subcommand(1);
+  AuditVerifyOptions audit_opts;
+  auto* verify_cmd = audit_cmd->add_subcommand(
+      "verify",
+      "Check the hash chain and signed checkpoints in a store file offline; "
+      "names the first bad record");
+  verify_cmd->add_option("db", audit_opts.db, "The gateway's SQLite store")
+      ->required();
+  verify_cmd->add_option("--public-key", audit_opts.public_key,
+                         "PEM public key (default <db>.audit-key.pem.pub)");
+  verify_cmd->callback([&] { rc = AuditVerify(audit_opts); });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
