@@ -1,6 +1,7 @@
 #include "sf_csv.h"
 
 #include <cstdint>
+#include <utility>
 
 namespace ehx::adapters::supporting_families {
 namespace internal {
@@ -98,7 +99,7 @@ CsvParse ParseCsv(std::string_view text) {
   internal::CsvTokenizer tok(text);
   CsvRecord record;
   while (tok.Next(&record, &out.error_rule, &out.error_line)) {
-    out.records.push_back(record);
+    out.records.push_back(std::move(record));
   }
   return out;
 }
