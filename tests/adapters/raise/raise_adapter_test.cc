@@ -457,6 +457,58 @@ TEST(RaiseExport, FileLevelErrorsStoreNothing) {
   EXPECT_EQ(r.schema_version, "0.10-rc1");
 }
 
+// Checklist 11: document bytes are checked (SHA-256, sniffed type, missing
+// file, path tricks); metadata is stored whatever happens to the bytes.
+TEST(RaiseExport, DocumentContentIsCheckedNotTrusted) {
+  char tmpl[] = "/tmp/raise-docs-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const fs::path dir = tmpl;
+  fs::create_directories(dir / "documents");
+  const std::string pdf = "%PDF-1.4 fictional consent form\n";
+  const std::string sha = Sha256Hex(pdf);
+  const std::string old_sha =
+      "0103bbc15adc469c1b95dce43432c45e6cd011a42b3f3bb6fd85800d64a2ef82";
+  std::string text = Read(kFixtures / kExample);
+  for (size_t at; (at = text.find(old_sha)) != std::string::npos;) {
+    text.replace(at, old_sha.size(), sha);
+  }
+  ExportOptions o;
+  o.export_dir = dir.string();
+  const std::string path = "$.cases[0].documents[1].contentFile";
+  auto issues = [&](const std::string& t) {
+    ExportResult r = ParseExport(t, o);
+    EXPECT_EQ(Record(r, "case", 0)->status, "accepted");
+    return *Record(r, "case", 0);
+  };
+  RecordReport missing = issues(text);
+  EXPECT_TRUE(HasIssue(&missing, "document_content_missing", path));
+  std::ofstream(dir / "documents" / (sha + ".pdf"), std::ios::binary) << pdf;
+  RecordReport ok = issues(text);
+  EXPECT_FALSE(HasIssue(&ok, "document_content_missing", path));
+  EXPECT_FALSE(HasIssue(&ok, "document_hash_mismatch", path));
+  std::ofstream(dir / "documents" / (sha + ".pdf"), std::ios::binary)
+      << "%PDF-1.4 altered\n";
+  RecordReport bad = issues(text);
+  EXPECT_TRUE(HasIssue(&bad, "document_hash_mismatch", path));
+  std::ofstream(dir / "documents" / (sha + ".pdf"), std::ios::binary) << pdf;
+  std::string tiff = text;
+  const std::string mime =
+      "\"mimeType\": \"application/pdf\",\n          \"pages\": 2";
+  ASSERT_NE(tiff.find(mime), std::string::npos);
+  tiff.replace(tiff.find(mime), mime.size(),
+               "\"mimeType\": \"image/tiff\",\n          \"pages\": 2");
+  RecordReport wrong_type = issues(tiff);
+  EXPECT_TRUE(HasIssue(&wrong_type, "document_type_mismatch",
+                       "$.cases[0].documents[1].mimeType"));
+  std::string escape = text;
+  const std::string cf = "documents/" + sha + ".pdf";
+  escape.replace(escape.find(cf), cf.size(), "documents/../../etc/passwd");
+  RecordReport tricked = issues(escape);
+  EXPECT_TRUE(HasIssue(&tricked, "document_content_missing", path));
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
 // Checklist 13: the same file twice publishes nothing new.
 TEST(RaiseIngest, SameFileTwicePublishesNothingNew) {
   std::map<std::string, std::string> store;  // key -> content
