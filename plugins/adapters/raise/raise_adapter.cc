@@ -220,7 +220,7 @@ class RaiseAdapter : public ehx::sdk::Adapter {
         [this](const ehxpb::exchange::v1::Envelope& e) {
           return host_.Publish(e);
         },
-        received, NowUtc());
+        received, /*processed_at=*/"");
     last_report_json_ = std::move(out.processing_report);
     last_result_ = out.result;
     return std::move(out.report);

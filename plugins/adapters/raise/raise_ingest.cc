@@ -1,5 +1,6 @@
 #include "raise_ingest.h"
 
+#include <chrono>
 #include <utility>
 #include <vector>
 

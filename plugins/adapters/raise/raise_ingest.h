@@ -35,7 +35,8 @@ struct IngestOutcome {
   std::string result;
 };
 
-// `received_at` / `processed_at` are RFC 3339 UTC strings for the report.
+// `received_at` / `processed_at` are RFC 3339 UTC strings for the report;
+// an empty `processed_at` means the system clock when processing ends.
 IngestOutcome IngestExportFile(const std::string& file_name,
                                std::string_view bytes,
                                const ExportOptions& options,
