@@ -152,22 +152,31 @@ absl::Status EnsureSchema(store::Txn& txn) {
 }
 
 absl::Status AuditLog::Append(store::Txn& txn, AuditRecord record) {
-  auto head = txn.Prepare(
-      "SELECT seq, record FROM audit_log ORDER BY seq DESC LIMIT 1");
-  if (!head.ok()) return head.status();
-  auto row = (*head)->Step();
-  if (!row.ok()) return row.status();
+  auto max = txn.Prepare("SELECT max(seq) FROM audit_log");
+  if (!max.ok()) return max.status();
+  auto mrow = (*max)->Step();
+  if (!mrow.ok()) return mrow.status();
+  const int64_t last_seq = (*max)->IsNull(0) ? 0 : (*max)->Int(0);
+  (*max)->Reset();
   int64_t seq = 1;
   std::string prev(32, '\0');
-  if (*row) {
+  if (last_seq > 0 && last_seq == head_seq_) {
+    seq = last_seq + 1;
+    prev = head_hash_;
+  } else if (last_seq > 0) {
+    auto head = txn.Prepare("SELECT record FROM audit_log WHERE seq=?");
+    if (!head.ok()) return head.status();
+    (*head)->Bind(1, last_seq);
+    auto row = (*head)->Step();
+    if (!row.ok()) return row.status();
     AuditRecord last;
-    if (!last.ParseFromString((*head)->Text(1))) {
+    if (!*row || !last.ParseFromString((*head)->Text(0))) {
       return absl::DataLossError("audit: corrupt chain head");
     }
-    seq = (*head)->Int(0) + 1;
+    (*head)->Reset();
+    seq = last_seq + 1;
     prev = last.hash();
   }
-  (*head)->Reset();
   record.set_seq(seq);
   record.set_prev_hash(prev);
   record.set_hash(RecordHash(record));
@@ -176,6 +185,8 @@ absl::Status AuditLog::Append(store::Txn& txn, AuditRecord record) {
   absl::Status st =
       (*ins)->Bind(1, seq).BindBlob(2, Deterministic(record)).Run();
   if (!st.ok()) return st;
+  head_seq_ = seq;
+  head_hash_ = record.hash();
   if (key_ && seq % checkpoint_every_ == 0) {
     return Checkpoint(txn, record.at_ms());
   }

@@ -57,8 +57,13 @@ class AuditLog {
   absl::Status Checkpoint(store::Txn& txn, int64_t now_ms);
 
  private:
+  // The head as last appended: valid only while the table's max(seq)
+  // still equals head_seq_ (a rolled-back savepoint lowers it, and every
+  // append goes through here), so the parse of the last record is skipped.
   std::shared_ptr<const SigningKey> key_;
   int checkpoint_every_;
+  int64_t head_seq_ = -1;
+  std::string head_hash_;
 };
 
 // The bytes a checkpoint signature covers.
