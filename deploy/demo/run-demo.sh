@@ -95,4 +95,30 @@ kill -TERM $GW; wait $GW || true
 trap - EXIT
 "$BIN/ehxctl" audit verify "$WORK/data/ehx.db"
 
+step "8. Native formats: each agency's real files through its adapter (dry run, real validator)"
+NATIVE=$ROOT/deploy/demo/native
+mkdir -p "$WORK/native"
+check() {  # check <adapter> <agency> <file>...
+  local a=$1 agency=$2; shift 2
+  sed "s#\${SCRATCH}#$WORK/native/$a#g" "$ROOT/plugins/adapters/$a/conformance.json" > "$WORK/native/$a.yaml"
+  echo "-- $a adapter ($agency): $(basename -a "$@" | tr '\n' ' ')"
+  local rc=0
+  "$BIN/ehxctl" adapter check --adapter "$a" --config "$WORK/native/$a.yaml" --agency "$agency" "$@" \
+    >"$WORK/native/$a.envelopes.jsonl" 2>"$WORK/native/$a.report.txt" || rc=$?
+  echo "   $(wc -l < "$WORK/native/$a.envelopes.jsonl") ehx envelope(s) -> $WORK/native/$a.envelopes.jsonl (exit $rc)"
+  { grep -E 'record\(s\)' "$WORK/native/$a.report.txt" | sed 's#^ehxctl: [^:]*/#   #'; } || true
+  { grep -vE 'record\(s\)' "$WORK/native/$a.report.txt" | sed 's#^ehxctl: [^:]*/#   problem: #' | head -3; } || true
+}
+check school school-oakfield "$NATIVE/8209999_CTF_8201234_001.xml"
+check health health-visiting "$NATIVE/adt_a04_latin1.hl7" "$NATIVE/fhir_patient.json"
+check raise early-help "$NATIVE/raise-export-20260330T010005Z.json"
+check csc csc-front-door "$NATIVE/cin_census_2024_25.xml"
+check supporting_families supporting-families "$NATIVE/sf-outcome-tracker-801-2026-Q2-20260612T153000Z.csv"
+echo "(the sample files carry deliberate bad records: each is reported with its position and rule while the rest go through)"
+echo "-- and back: the step-up referral as the CSC system's referral file, the CAF as a FHIR Communication for health visitors:"
+mkdir -p "$WORK/native/render"
+"$BIN/ehxctl" adapter render --adapter csc --config "$WORK/native/csc.yaml" --out-dir "$WORK/native/render" "$MSG/03-step-up-referral.json" 2>/dev/null || true
+"$BIN/ehxctl" adapter render --adapter health --config "$WORK/native/health.yaml" --out-dir "$WORK/native/render" "$MSG/02-caf-notification.json" 2>/dev/null || true
+ls "$WORK/native/render" | sed "s#^#   #"
+
 step "Demo complete. Gateway log: $WORK/gateway.log"
