@@ -43,9 +43,11 @@ int Run(const std::string& config_path) {
     (*server)->Shutdown();
     return 3;
   }
-  SPDLOG_INFO("ehx-gateway serving: exchange port {}, admin port {}, {} agencies, {} plugins",
-              (*server)->exchange_port(), (*server)->admin_port(),
-              config->agencies_size(), config->plugins_size());
+  SPDLOG_INFO(
+      "ehx-gateway serving: exchange port {}, admin port {}, {} agencies, {} "
+      "plugins",
+      (*server)->exchange_port(), (*server)->admin_port(),
+      config->agencies_size(), config->plugins_size());
   if (!config->port_file().empty()) {
     const std::string tmp = config->port_file() + ".tmp";
     {
@@ -78,7 +80,8 @@ int main(int argc, char** argv) {
   if (!check_path.empty()) {
     auto config = ehx::config::LoadConfigFile(check_path);
     if (!config.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
+      std::fprintf(stderr, "%s\n",
+                   std::string(config.status().message()).c_str());
       return 2;
     }
     std::printf("config OK: %d agencies, %d routes, %d plugins\n",

@@ -41,9 +41,9 @@ extern "C" {
 /* True when a table of `type` whose header is `*header_ptr` contains
  * `member`, e.g. EHX_ABI_HAS_MEMBER(&api->header, ehx_adapter_api_v1,
  * check_health). */
-#define EHX_ABI_HAS_MEMBER(header_ptr, type, member)     \
-  ((header_ptr)->struct_size >= offsetof(type, member) + \
-                                    sizeof(((type*)0)->member))
+#define EHX_ABI_HAS_MEMBER(header_ptr, type, member) \
+  ((header_ptr)->struct_size >=                      \
+   offsetof(type, member) + sizeof(((type*)0)->member))
 
 /* google.rpc.Code values used by the ABI. */
 enum {
@@ -268,7 +268,7 @@ EHX_ADAPTER_EXPORT const ehx_adapter_api_v1* ehx_adapter_v1_entry(
     const ehx_abi_header* host);
 
 #ifdef __cplusplus
-}  /* extern "C" */
+} /* extern "C" */
 #endif
 
 #endif /* EHX_ADAPTER_ABI_H_ */

@@ -388,7 +388,8 @@ std::string GatewayConfig(const fs::path& pki,
          "  - {id: offline-sink, name: \"Offline\", role: AGENCY_ROLE_OTHER}\n"
          "routes:\n"
          "  - {event_type: EVENT_TYPE_CAF_NOTIFICATION, to: [" +
-         to + "]}\n"
+         to +
+         "]}\n"
          // Fails closed without a policy: grant every bench agency the CAF
          // notification on the bases the demo message carries.
          "policy:\n"
@@ -404,7 +405,8 @@ std::string GatewayConfig(const fs::path& pki,
          "  masks:\n"
          "    - {recipient_roles: [AGENCY_ROLE_SCHOOL, AGENCY_ROLE_HEALTH, "
          "AGENCY_ROLE_CSC_FRONT_DOOR, AGENCY_ROLE_OTHER], record_types: "
-         "[RECORD_TYPE_CAF_NOTIFICATION], paths: [caf_notification, case_opened]}\n"
+         "[RECORD_TYPE_CAF_NOTIFICATION], paths: [caf_notification, "
+         "case_opened]}\n"
          "    - {recipient_roles: [AGENCY_ROLE_CSC_FRONT_DOOR], record_types: "
          "[RECORD_TYPE_STEP_UP_REFERRAL], paths: [step_up_referral]}\n"
          "  purposes:\n"

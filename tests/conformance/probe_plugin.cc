@@ -1,9 +1,9 @@
 // A purpose-built SDK adapter for the conformance and plugin host tests:
 // its config decides which hook throws and what deliveries get.
+#include <google/protobuf/util/json_util.h>
+
 #include <stdexcept>
 #include <string>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "ehx_sdk/adapter.h"
 

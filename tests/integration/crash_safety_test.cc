@@ -22,7 +22,8 @@ TEST(CrashSafetyTest, AckedMessagesSurviveSigkillRestarts) {
   TempDir dir;
   GatewayProcess gw(dir.path(), DemoAgenciesAndRoutes());
   ASSERT_TRUE(gw.Start()) << gw.log();
-  const Envelope templ = LoadEnvelope(DemoMessages() / "02-caf-notification.json");
+  const Envelope templ =
+      LoadEnvelope(DemoMessages() / "02-caf-notification.json");
 
   std::mutex mu;
   std::map<std::string, std::string> acked;  // idempotency key -> message id
@@ -32,7 +33,8 @@ TEST(CrashSafetyTest, AckedMessagesSurviveSigkillRestarts) {
     int n = 0;
     while (!stop) {
       Envelope e = templ;
-      const std::string key = "crash-" + std::to_string(id) + "-" + std::to_string(n);
+      const std::string key =
+          "crash-" + std::to_string(id) + "-" + std::to_string(n);
       e.set_idempotency_key(key);
       e.set_case_ref("EH-CR-" + std::to_string(n % 7));
       ehx::exchange::v1::PublishRequest req;
@@ -106,8 +108,9 @@ TEST(CrashSafetyTest, AckedMessagesSurviveSigkillRestarts) {
     // lost in a kill: allowed (at-least-once), and each is one message id.
     EXPECT_GE(delivered.size(), acked_ids.size());
   }
-  std::printf("crash safety: %zu acked messages, %d failed attempts, 5 SIGKILLs\n",
-              acked_ids.size(), failures.load());
+  std::printf(
+      "crash safety: %zu acked messages, %d failed attempts, 5 SIGKILLs\n",
+      acked_ids.size(), failures.load());
 }
 
 }  // namespace

@@ -114,7 +114,8 @@ bool GatewayProcess::Start() {
           "warn", nullptr);
     _exit(127);
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     int status;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -126,7 +127,8 @@ bool GatewayProcess::Start() {
       std::string line;
       while (std::getline(in, line)) {
         if (line.rfind("exchange=", 0) == 0) port_ = std::stoi(line.substr(9));
-        if (line.rfind("admin=", 0) == 0) admin_port_ = std::stoi(line.substr(6));
+        if (line.rfind("admin=", 0) == 0)
+          admin_port_ = std::stoi(line.substr(6));
       }
       return port_ > 0;
     }
@@ -171,8 +173,8 @@ std::shared_ptr<grpc::Channel> GatewayProcess::ChannelWith(
       grpc::SslCredentials(o), args);
 }
 
-std::shared_ptr<grpc::Channel> GatewayProcess::Channel(const std::string& agency,
-                                                       bool admin) const {
+std::shared_ptr<grpc::Channel> GatewayProcess::Channel(
+    const std::string& agency, bool admin) const {
   return ChannelWith((DevPki() / (agency + ".pem")).string(),
                      (DevPki() / (agency + ".key")).string(), admin);
 }

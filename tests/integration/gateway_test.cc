@@ -68,7 +68,8 @@ std::vector<Delivery> FetchAll(const GatewayProcess& gw,
 
 // Fetches and acks until the mailbox has nothing due (one per case is in
 // flight at a time, so a case's messages come over several fetches).
-std::vector<Delivery> Drain(const GatewayProcess& gw, const std::string& agency) {
+std::vector<Delivery> Drain(const GatewayProcess& gw,
+                            const std::string& agency) {
   std::vector<Delivery> out;
   for (int i = 0; i < 100; ++i) {
     auto batch = FetchAll(gw, agency, true);
@@ -116,8 +117,9 @@ TEST_F(GatewayTest, FourFlowsOverMutualTls) {
   }
   auto referral = LoadEnvelope(DemoMessages() / "03-step-up-referral.json");
   ASSERT_TRUE(Publish(*gw_, "early-help", referral, &r).ok());
-  EXPECT_EQ(std::vector<std::string>(r.recipients().begin(), r.recipients().end()),
-            std::vector<std::string>{"csc-front-door"});
+  EXPECT_EQ(
+      std::vector<std::string>(r.recipients().begin(), r.recipients().end()),
+      std::vector<std::string>{"csc-front-door"});
   auto at_door = FetchAll(*gw_, "csc-front-door", true);
   ASSERT_EQ(at_door.size(), 1u);
   EXPECT_TRUE(at_door[0].envelope().has_step_up_referral());
@@ -168,7 +170,8 @@ TEST_F(GatewayTest, OrderPerCaseAndOneInFlightPerCase) {
   for (int i = 0; i < 30; ++i) {
     const std::string c = "EH-ORD-" + std::to_string(i % 3);
     PublishReceipt r;
-    ASSERT_TRUE(Publish(*gw_, "early-help", Caf("o-" + std::to_string(i), c), &r).ok());
+    ASSERT_TRUE(
+        Publish(*gw_, "early-help", Caf("o-" + std::to_string(i), c), &r).ok());
     sent[c].push_back(r.message_id());
   }
   std::map<std::string, std::vector<std::string>> got;
@@ -237,13 +240,16 @@ delivery: {max_attempts: 3, initial_backoff_ms: 10, max_backoff_ms: 20, sweep_in
   for (int i = 1; i <= 5; ++i) {
     PublishReceipt r;
     // Same case: ordering must not block behind the poison for ever.
-    ASSERT_TRUE(Publish(*gw_, "early-help", Caf("p-" + std::to_string(i), "EH-P"), &r).ok());
+    ASSERT_TRUE(
+        Publish(*gw_, "early-help", Caf("p-" + std::to_string(i), "EH-P"), &r)
+            .ok());
     good.insert(r.message_id());
   }
   auto stub = gw_->Exchange("school-oakfield");
   std::set<std::string> delivered;
   int poison_attempts = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (delivered.size() < good.size() &&
          std::chrono::steady_clock::now() < deadline) {
     auto batch = FetchAll(*gw_, "school-oakfield", false);
@@ -302,7 +308,8 @@ TEST_F(GatewayTest, SubscribeStreamDeliversAndRedeliversUnacked) {
   {
     auto stub = gw_->Exchange("school-oakfield");
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
     auto stream = stub->Subscribe(&ctx);
     ehx::exchange::v1::SubscribeRequest start;
     start.mutable_start()->set_window(8);
@@ -359,13 +366,18 @@ TEST_F(GatewayTest, CertificateCasesAreRefused) {
     std::string cert, key;
   } cases[] = {
       {"no client certificate", "", ""},
-      {"untrusted CA", (bad / "untrusted.pem").string(), (bad / "untrusted.key").string()},
-      {"self-signed", (bad / "self-signed.pem").string(), (bad / "self-signed.key").string()},
-      {"expired", (bad / "expired.pem").string(), (bad / "expired.key").string()},
-      {"not yet valid", (bad / "not-yet-valid.pem").string(), (bad / "not-yet-valid.key").string()},
+      {"untrusted CA", (bad / "untrusted.pem").string(),
+       (bad / "untrusted.key").string()},
+      {"self-signed", (bad / "self-signed.pem").string(),
+       (bad / "self-signed.key").string()},
+      {"expired", (bad / "expired.pem").string(),
+       (bad / "expired.key").string()},
+      {"not yet valid", (bad / "not-yet-valid.pem").string(),
+       (bad / "not-yet-valid.key").string()},
   };
   for (const auto& c : cases) {
-    auto stub = ehx::exchange::v1::Exchange::NewStub(gw_->ChannelWith(c.cert, c.key));
+    auto stub =
+        ehx::exchange::v1::Exchange::NewStub(gw_->ChannelWith(c.cert, c.key));
     PublishReceipt r;
     auto ctx = Ctx();
     grpc::Status st = stub->Publish(ctx.get(), req, &r);
@@ -381,7 +393,8 @@ TEST_F(GatewayTest, CertificateCasesAreRefused) {
   grpc::Status st = Publish(*gw_, "school-oakfield", spoof, &r);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   // The Admin API refuses an agency certificate.
-  auto admin = ehx::exchange::v1::Admin::NewStub(gw_->Channel("early-help", true));
+  auto admin =
+      ehx::exchange::v1::Admin::NewStub(gw_->Channel("early-help", true));
   ehx::exchange::v1::GatewayStatus gs;
   auto ctx = Ctx();
   EXPECT_EQ(admin->GetStatus(ctx.get(), {}, &gs).error_code(),
@@ -404,19 +417,22 @@ TEST_F(GatewayTest, MalformedCorpusRefusedWithFieldAndRuleNothingStored) {
     std::stringstream ss;
     ss << in.rdbuf();
     google::protobuf::Struct wrapper;
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), &wrapper).ok());
+    ASSERT_TRUE(
+        google::protobuf::util::JsonStringToMessage(ss.str(), &wrapper).ok());
     std::string env_json;
     google::protobuf::util::MessageToJsonString(
         wrapper.fields().at("envelope").struct_value(), &env_json);
     Envelope env;
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(env_json, &env).ok())
+    ASSERT_TRUE(
+        google::protobuf::util::JsonStringToMessage(env_json, &env).ok())
         << entry.path();
     PublishReceipt r;
     grpc::Status st = Publish(*gw_, "early-help", env, &r);
     ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
         << entry.path() << " " << st.error_message();
     Violations got = ViolationsOf(FromGrpcStatus(st));
-    for (const auto& want : wrapper.fields().at("expect").list_value().values()) {
+    for (const auto& want :
+         wrapper.fields().at("expect").list_value().values()) {
       const auto& f = want.struct_value().fields();
       const std::string field = f.at("field").string_value();
       const std::string rule = f.at("rule").string_value();
@@ -442,13 +458,16 @@ TEST_F(GatewayTest, AuditTrailVerifiesOfflineAndCatchesTampering) {
   StartWith("");
   PublishReceipt r;
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(Publish(*gw_, "early-help", Caf("a-" + std::to_string(i), "EH-A"), &r).ok());
+    ASSERT_TRUE(
+        Publish(*gw_, "early-help", Caf("a-" + std::to_string(i), "EH-A"), &r)
+            .ok());
   }
   Drain(*gw_, "school-oakfield");
   ASSERT_EQ(gw_->Stop(), 0) << gw_->log();
   const std::string db = (dir_.path() / "ehx.db").string();
-  const std::string ctl = std::string(EHX_BINARY_DIR) + "/bin/ehxctl audit verify " +
-                          db + " > " + (dir_.path() / "verify.out").string();
+  const std::string ctl = std::string(EHX_BINARY_DIR) +
+                          "/bin/ehxctl audit verify " + db + " > " +
+                          (dir_.path() / "verify.out").string();
   EXPECT_EQ(std::system(ctl.c_str()), 0);
   // Flip one byte of record 3 (a decision) with sqlite3's own API.
   const std::string tamper =
@@ -474,7 +493,8 @@ TEST(GatewayConfigTest, CheckConfigNamesUnknownKeyPath) {
   EXPECT_NE(std::system(cmd.c_str()), 0);
   std::ifstream in(dir.path() / "err");
   std::string err((std::istreambuf_iterator<char>(in)), {});
-  EXPECT_NE(err.find("delivery.max_atempts: unknown key"), std::string::npos) << err;
+  EXPECT_NE(err.find("delivery.max_atempts: unknown key"), std::string::npos)
+      << err;
 }
 
 }  // namespace

@@ -37,15 +37,15 @@ class Exchange {
   // Validates, routes and durably stores `envelope` as sent by `sender`
   // (an agency id established by the transport, never by the body).
   // `done` gets the receipt only after the commit is durable.
-  virtual void Publish(std::string sender,
-                       ehx::exchange::v1::Envelope envelope,
+  virtual void Publish(std::string sender, ehx::exchange::v1::Envelope envelope,
                        Callback<ehx::exchange::v1::PublishReceipt> done) = 0;
 
   // Leases up to `max` deliveries from `agency`'s mailbox for
   // `lease_seconds` (0: configured default). At most one delivery per case
   // is in flight at a time. An empty result means nothing is due now.
-  virtual void Fetch(std::string agency, int max, int lease_seconds,
-                     Callback<std::vector<ehx::exchange::v1::Delivery>> done) = 0;
+  virtual void Fetch(
+      std::string agency, int max, int lease_seconds,
+      Callback<std::vector<ehx::exchange::v1::Delivery>> done) = 0;
 
   // Applies acks/nacks for `agency`; unknown or foreign ids are ignored.
   // `done` gets the number applied.

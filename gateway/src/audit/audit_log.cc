@@ -6,9 +6,9 @@
 #include <sys/stat.h>
 
 #include <cstdio>
-#include <map>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -48,12 +48,11 @@ std::string KeyIdOf(EVP_PKEY* pkey) {
 
 bool VerifySig(EVP_PKEY* pub, const std::string& msg, const std::string& sig) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, pub) == 1 &&
-            EVP_DigestVerify(ctx,
-                             reinterpret_cast<const unsigned char*>(sig.data()),
-                             sig.size(),
-                             reinterpret_cast<const unsigned char*>(msg.data()),
-                             msg.size()) == 1;
+  bool ok =
+      EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, pub) == 1 &&
+      EVP_DigestVerify(
+          ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+          reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) == 1;
   EVP_MD_CTX_free(ctx);
   return ok;
 }
@@ -95,7 +94,8 @@ absl::StatusOr<std::unique_ptr<SigningKey>> SigningKey::LoadOrCreate(
     if (!out || PEM_write_PrivateKey(out, k->impl_->pkey, nullptr, nullptr, 0,
                                      nullptr, nullptr) != 1) {
       if (out) std::fclose(out);
-      return absl::UnavailableError(absl::StrCat("audit key: cannot write ", path));
+      return absl::UnavailableError(
+          absl::StrCat("audit key: cannot write ", path));
     }
     std::fclose(out);
     std::ofstream(path + ".pub") << k->PublicKeyPem();
@@ -229,7 +229,8 @@ absl::StatusOr<VerifyResult> VerifyDatabase(const std::string& db_path,
   if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) !=
       SQLITE_OK) {
     sqlite3_close(db);
-    return absl::NotFoundError(absl::StrCat("audit verify: cannot open ", db_path));
+    return absl::NotFoundError(
+        absl::StrCat("audit verify: cannot open ", db_path));
   }
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> db_guard(db, sqlite3_close);
   VerifyResult res;
@@ -243,8 +244,9 @@ absl::StatusOr<VerifyResult> VerifyDatabase(const std::string& db_path,
   std::map<int64_t, std::string> heads;
   int64_t max_checkpoint = 0;
   sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db, "SELECT seq, checkpoint FROM audit_checkpoints ORDER BY seq",
-                         -1, &s, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(
+          db, "SELECT seq, checkpoint FROM audit_checkpoints ORDER BY seq", -1,
+          &s, nullptr) != SQLITE_OK) {
     return absl::DataLossError("audit verify: no audit tables");
   }
   while (sqlite3_step(s) == SQLITE_ROW) {

@@ -15,7 +15,8 @@ std::string NewMessageId() {
       std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::system_clock::now().time_since_epoch())
           .count());
-  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<uint8_t>(ms >> (40 - 8 * i));
+  for (int i = 0; i < 6; ++i)
+    bytes[i] = static_cast<uint8_t>(ms >> (40 - 8 * i));
   if (RAND_bytes(bytes + 6, 10) != 1) {
     // OpenSSL's DRBG failing is not recoverable; fall back to the clock
     // mixed with an address so ids stay unique within the process.

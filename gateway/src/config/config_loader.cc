@@ -65,7 +65,8 @@ absl::Status ValidateConfig(const GatewayConfig& c) {
       }
     }
   }
-  if (c.store().sqlite_path().empty()) return Bad("store.sqlite_path", "required");
+  if (c.store().sqlite_path().empty())
+    return Bad("store.sqlite_path", "required");
   if (c.store().max_batch() < 0) return Bad("store.max_batch", "must be >= 0");
   std::set<std::string> agencies;
   for (int i = 0; i < c.agencies_size(); ++i) {
@@ -96,7 +97,8 @@ absl::Status ValidateConfig(const GatewayConfig& c) {
       }
     }
     for (int j = 0; j < r.to_selectors_size(); ++j) {
-      if (r.to_selectors(j) == ehx::config::v1::RECIPIENT_SELECTOR_UNSPECIFIED) {
+      if (r.to_selectors(j) ==
+          ehx::config::v1::RECIPIENT_SELECTOR_UNSPECIFIED) {
         return Bad(absl::StrCat(path, ".to_selectors[", j, "]"), "required");
       }
     }
@@ -117,7 +119,8 @@ absl::Status ValidateConfig(const GatewayConfig& c) {
       return Bad(path + ".name", "duplicate plugin name");
     }
     if (p.path().empty()) return Bad(path + ".path", "required");
-    if (!agencies.count(p.agency())) return Bad(path + ".agency", "unknown agency");
+    if (!agencies.count(p.agency()))
+      return Bad(path + ".agency", "unknown agency");
   }
   for (int i = 0; i < c.operators_size(); ++i) {
     if (!ValidAgencyId(c.operators(i))) {

@@ -153,7 +153,8 @@ absl::Status SetScalar(const YAML::Node& node, const std::string& path,
           absl::StrAppend(&names, i > 1 ? ", " : "",
                           f->enum_type()->value(i)->name());
         }
-        return Err(path, absl::StrCat("unknown value; expected one of ", names));
+        return Err(path,
+                   absl::StrCat("unknown value; expected one of ", names));
       }
       repeated ? r->AddEnum(msg, f, ev) : r->SetEnum(msg, f, ev);
       return absl::OkStatus();
@@ -173,7 +174,8 @@ absl::Status FillField(const YAML::Node& node, const std::string& path,
     for (size_t i = 0; i < node.size(); ++i) {
       const std::string item_path = absl::StrCat(path, "[", i, "]");
       if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-        absl::Status st = YamlToMessage(node[i], item_path, r->AddMessage(msg, f));
+        absl::Status st =
+            YamlToMessage(node[i], item_path, r->AddMessage(msg, f));
         if (!st.ok()) return st;
       } else {
         absl::Status st = SetScalar(node[i], item_path, f, msg, true);
@@ -194,8 +196,7 @@ absl::Status YamlToMessage(const YAML::Node& node, const std::string& path,
                            Message* out) {
   const Descriptor* d = out->GetDescriptor();
   if (d->full_name() == "google.protobuf.Struct") {
-    return ToStruct(node, path,
-                    static_cast<google::protobuf::Struct*>(out));
+    return ToStruct(node, path, static_cast<google::protobuf::Struct*>(out));
   }
   if (node.IsNull()) return absl::OkStatus();
   if (!node.IsMap()) return Err(path, "must be a mapping");

@@ -51,10 +51,10 @@ std::string DeterministicBytes(const google::protobuf::Message& m) {
 class GatewayCore::ReadPool {
  public:
   explicit ReadPool(int threads) : pool_(threads) {}
-  void Post(std::function<void()> fn) { boost::asio::post(pool_, std::move(fn)); }
-  void Join() {
-    pool_.join();
+  void Post(std::function<void()> fn) {
+    boost::asio::post(pool_, std::move(fn));
   }
+  void Join() { pool_.join(); }
 
  private:
   boost::asio::thread_pool pool_;
@@ -68,7 +68,8 @@ GatewayCore::GatewayCore(const ehx::config::v1::GatewayConfig& config,
       policy_(policy::PolicyEngine::Create(config)) {
   const auto& d = config.delivery();
   max_attempts_ = d.max_attempts() > 0 ? d.max_attempts() : 8;
-  initial_backoff_ms_ = d.initial_backoff_ms() > 0 ? d.initial_backoff_ms() : 1000;
+  initial_backoff_ms_ =
+      d.initial_backoff_ms() > 0 ? d.initial_backoff_ms() : 1000;
   max_backoff_ms_ = d.max_backoff_ms() > 0 ? d.max_backoff_ms() : 300000;
   lease_seconds_ = d.lease_seconds() > 0 ? d.lease_seconds() : 60;
   sweep_interval_ms_ = d.sweep_interval_ms() > 0 ? d.sweep_interval_ms() : 1000;
@@ -97,8 +98,8 @@ absl::Status GatewayCore::Init() {
   audit_ = std::make_unique<audit::AuditLog>(
       std::shared_ptr<const audit::SigningKey>(std::move(*key)),
       config_.audit().checkpoint_every());
-  absl::Status st = store_->WriteNow(
-      [](store::Txn& t) { return audit::EnsureSchema(t); });
+  absl::Status st =
+      store_->WriteNow([](store::Txn& t) { return audit::EnsureSchema(t); });
   if (!st.ok()) return st;
   // The sharing policy fails closed: without a valid one nothing is
   // delivered. Say so loudly and put it on the record.
@@ -107,8 +108,10 @@ absl::Status GatewayCore::Init() {
         std::find(config_.policy().granted_agencies().begin(),
                   config_.policy().granted_agencies().end(),
                   a.id()) == config_.policy().granted_agencies().end()) {
-      SPDLOG_WARN("policy: agency {} is registered but not granted: it receives "
-                  "nothing", a.id());
+      SPDLOG_WARN(
+          "policy: agency {} is registered but not granted: it receives "
+          "nothing",
+          a.id());
     }
   }
   {
@@ -124,7 +127,8 @@ absl::Status GatewayCore::Init() {
     auto f = p.get_future();
     store_->Write(
         [&](store::Txn& t) {
-          return AppendAudit(t, kGatewayActor, action, "", "", detail, clock_());
+          return AppendAudit(t, kGatewayActor, action, "", "", detail,
+                             clock_());
         },
         [&p](absl::Status s) { p.set_value(s); });
     st = f.get();
@@ -153,7 +157,8 @@ void GatewayCore::Shutdown() {
         [this](store::Txn& t) { return audit_->Checkpoint(t, clock_()); },
         [&p](absl::Status s) { p.set_value(s); });
     absl::Status st = p.get_future().get();
-    if (!st.ok()) SPDLOG_WARN("audit: final checkpoint: {}", std::string(st.message()));
+    if (!st.ok())
+      SPDLOG_WARN("audit: final checkpoint: {}", std::string(st.message()));
   }
   if (store_) store_->Close();
 }
@@ -243,7 +248,8 @@ void GatewayCore::Publish(std::string sender, Envelope env,
           receipt->set_message_id((*q)->Text(0));
           *receipt->mutable_accepted_at() =
               TimeUtil::MillisecondsToTimestamp((*q)->Int(3));
-          for (auto& r : absl::StrSplit((*q)->Text(2), ',', absl::SkipEmpty())) {
+          for (auto& r :
+               absl::StrSplit((*q)->Text(2), ',', absl::SkipEmpty())) {
             receipt->add_recipients(std::string(r));
           }
           receipt->set_duplicate(true);
@@ -263,7 +269,8 @@ void GatewayCore::Publish(std::string sender, Envelope env,
         const int64_t now = clock_();
         e.set_message_id(NewMessageId());
         *e.mutable_accepted_at() = TimeUtil::MillisecondsToTimestamp(now);
-        const auto decisions = DecideDeliveries(sender, e, record, recipients.get());
+        const auto decisions =
+            DecideDeliveries(sender, e, record, recipients.get());
         int64_t ttl_s = router_.TtlSeconds(e.event_type());
         if (e.has_ttl() && e.ttl().seconds() > 0) {
           ttl_s = std::min<int64_t>(ttl_s, e.ttl().seconds());
@@ -273,7 +280,8 @@ void GatewayCore::Publish(std::string sender, Envelope env,
             "content_hash, case_ref, event_type, accepted_at_ms, recipients, "
             "envelope) VALUES(?,?,?,?,?,?,?,?,?)");
         if (!ins.ok()) return ins.status();
-        absl::Status st = (*ins)->Bind(1, e.message_id())
+        absl::Status st = (*ins)
+                              ->Bind(1, e.message_id())
                               .Bind(2, sender)
                               .Bind(3, e.idempotency_key())
                               .BindBlob(4, content_hash)
@@ -291,7 +299,8 @@ void GatewayCore::Publish(std::string sender, Envelope env,
         if (!ob.ok()) return ob.status();
         for (const auto& r : *recipients) {
           (*ob)->Reset();
-          st = (*ob)->Bind(1, seq)
+          st = (*ob)
+                   ->Bind(1, seq)
                    .Bind(2, r)
                    .Bind(3, e.case_ref())
                    .Bind(4, now)
@@ -304,15 +313,16 @@ void GatewayCore::Publish(std::string sender, Envelope env,
             "INSERT INTO cases(case_ref, record) VALUES(?,?) ON CONFLICT"
             "(case_ref) DO UPDATE SET record=excluded.record");
         if (!up.ok()) return up.status();
-        st = (*up)->Bind(1, e.case_ref())
+        st = (*up)
+                 ->Bind(1, e.case_ref())
                  .BindBlob(2, record.SerializeAsString())
                  .Run();
         if (!st.ok()) return st;
-        st = AppendAudit(t, sender, "accept", e.message_id(), e.case_ref(),
-                         absl::StrCat(ehx::exchange::v1::EventType_Name(
-                                          e.event_type()),
-                                      " to=", absl::StrJoin(*recipients, ",")),
-                         now);
+        st = AppendAudit(
+            t, sender, "accept", e.message_id(), e.case_ref(),
+            absl::StrCat(ehx::exchange::v1::EventType_Name(e.event_type()),
+                         " to=", absl::StrJoin(*recipients, ",")),
+            now);
         if (!st.ok()) return st;
         st = AuditDecisionsLocked(t, e, decisions, now);
         if (!st.ok()) return st;
@@ -470,7 +480,8 @@ absl::Status GatewayCore::KillLocked(store::Txn& t, int64_t id,
       "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING");
   if (!ins.ok()) return ins.status();
   const std::string bytes = n.SerializeAsString();
-  st = (*ins)->Bind(1, n.message_id())
+  st = (*ins)
+           ->Bind(1, n.message_id())
            .Bind(2, kGatewayActor)
            .Bind(3, n.idempotency_key())
            .BindBlob(4, Sha256(bytes))
@@ -487,7 +498,8 @@ absl::Status GatewayCore::KillLocked(store::Txn& t, int64_t id,
       "INSERT INTO outbox(event_seq, recipient, case_ref, next_attempt_ms, "
       "expires_ms) VALUES(?,?,?,?,?)");
   if (!ob.ok()) return ob.status();
-  st = (*ob)->Bind(1, seq)
+  st = (*ob)
+           ->Bind(1, seq)
            .Bind(2, sender)
            .Bind(3, case_ref)
            .Bind(4, now)
@@ -499,7 +511,8 @@ absl::Status GatewayCore::KillLocked(store::Txn& t, int64_t id,
 
 absl::Status GatewayCore::RetryLocked(store::Txn& t, int64_t id, int64_t now,
                                       std::vector<std::string>* notify) {
-  auto q = t.Prepare("SELECT attempts, recipient FROM outbox WHERE id=? AND state=0");
+  auto q = t.Prepare(
+      "SELECT attempts, recipient FROM outbox WHERE id=? AND state=0");
   if (!q.ok()) return q.status();
   (*q)->Bind(1, id);
   auto row = (*q)->Step();
@@ -507,12 +520,17 @@ absl::Status GatewayCore::RetryLocked(store::Txn& t, int64_t id, int64_t now,
   if (!*row) return absl::OkStatus();
   const int attempts = static_cast<int>((*q)->Int(0)) + 1;
   const std::string recipient = (*q)->Text(1);
-  auto up = t.Prepare("UPDATE outbox SET attempts=?, next_attempt_ms=? WHERE id=?");
+  auto up =
+      t.Prepare("UPDATE outbox SET attempts=?, next_attempt_ms=? WHERE id=?");
   if (!up.ok()) return up.status();
-  absl::Status st =
-      (*up)->Bind(1, attempts).Bind(2, now + BackoffMs(attempts)).Bind(3, id).Run();
+  absl::Status st = (*up)
+                        ->Bind(1, attempts)
+                        .Bind(2, now + BackoffMs(attempts))
+                        .Bind(3, id)
+                        .Run();
   if (!st.ok()) return st;
-  if (attempts >= max_attempts_) return KillLocked(t, id, "max_attempts", now, notify);
+  if (attempts >= max_attempts_)
+    return KillLocked(t, id, "max_attempts", now, notify);
   notify->push_back(recipient);
   return absl::OkStatus();
 }
@@ -530,7 +548,9 @@ void GatewayCore::Ack(std::string agency, std::vector<AckItem> items,
           auto own = t.Prepare(
               "SELECT 1 FROM outbox WHERE id=? AND recipient=? AND state=0");
           if (!own.ok()) return own.status();
-          (*own)->Bind(1, static_cast<int64_t>(item.delivery_id)).Bind(2, agency);
+          (*own)
+              ->Bind(1, static_cast<int64_t>(item.delivery_id))
+              .Bind(2, agency);
           auto row = (*own)->Step();
           if (!row.ok()) return row.status();
           if (!*row) continue;
@@ -553,7 +573,8 @@ void GatewayCore::Ack(std::string agency, std::vector<AckItem> items,
         notify->push_back(agency);
         return absl::OkStatus();
       },
-      [this, agency, applied, notify, ids, done = std::move(done)](absl::Status st) {
+      [this, agency, applied, notify, ids,
+       done = std::move(done)](absl::Status st) {
         {
           const int64_t generation = store_->commits();
           const int64_t now = clock_();
@@ -578,7 +599,8 @@ void GatewayCore::Release(const std::string& agency,
                           const std::vector<uint64_t>& ids) {
   if (ids.empty()) return;
   std::vector<AckItem> items;
-  for (uint64_t id : ids) items.push_back(AckItem{id, false, false, "released"});
+  for (uint64_t id : ids)
+    items.push_back(AckItem{id, false, false, "released"});
   Ack(agency, std::move(items), [](absl::StatusOr<int>) {});
 }
 
@@ -600,7 +622,8 @@ void GatewayCore::Notify(const std::vector<std::string>& agencies) {
   {
     std::lock_guard<std::mutex> l(watch_mu_);
     for (const auto& [token, w] : watchers_) {
-      if (std::find(agencies.begin(), agencies.end(), w.first) != agencies.end()) {
+      if (std::find(agencies.begin(), agencies.end(), w.first) !=
+          agencies.end()) {
         wakes.push_back(w.second);
       }
     }
@@ -659,7 +682,8 @@ void GatewayCore::Sweep() {
     store_->Write(
         [this, now, notify](store::Txn& t) -> absl::Status {
           auto q = t.Prepare(
-              "SELECT id FROM outbox WHERE state=0 AND expires_ms<=? LIMIT 500");
+              "SELECT id FROM outbox WHERE state=0 AND expires_ms<=? LIMIT "
+              "500");
           if (!q.ok()) return q.status();
           (*q)->Bind(1, now);
           std::vector<int64_t> ids;
@@ -671,7 +695,8 @@ void GatewayCore::Sweep() {
           }
           (*q)->Reset();
           for (int64_t id : ids) {
-            absl::Status st = KillLocked(t, id, "ttl_expired", now, notify.get());
+            absl::Status st =
+                KillLocked(t, id, "ttl_expired", now, notify.get());
             if (!st.ok()) return st;
           }
           return absl::OkStatus();
@@ -690,8 +715,9 @@ void GatewayCore::Sweep() {
 absl::StatusOr<ehx::exchange::v1::GatewayStatus> GatewayCore::Status() {
   ehx::exchange::v1::GatewayStatus out;
   absl::Status h = store_->health();
-  out.set_state(h.ok() ? "SERVING"
-                       : absl::StrCat("NOT_SERVING: ", std::string(h.message())));
+  out.set_state(h.ok()
+                    ? "SERVING"
+                    : absl::StrCat("NOT_SERVING: ", std::string(h.message())));
   out.set_version("0.1.0");
   absl::Status st = store_->Read([&](store::Txn& t) -> absl::Status {
     auto c = t.Prepare("SELECT count(*) FROM events");
@@ -703,7 +729,8 @@ absl::StatusOr<ehx::exchange::v1::GatewayStatus> GatewayCore::Status() {
     std::map<std::string, ehx::exchange::v1::MailboxStatus> boxes;
     for (const auto& a : config_.agencies()) boxes[a.id()].set_agency(a.id());
     auto q = t.Prepare(
-        "SELECT recipient, state, count(*) FROM outbox GROUP BY recipient, state");
+        "SELECT recipient, state, count(*) FROM outbox GROUP BY recipient, "
+        "state");
     if (!q.ok()) return q.status();
     while (true) {
       auto r = (*q)->Step();
@@ -768,8 +795,10 @@ absl::StatusOr<int> GatewayCore::Replay(const std::vector<uint64_t>& ids,
         const int64_t now = clock_();
         std::vector<std::pair<int64_t, std::string>> rows;
         auto sel = t.Prepare(
-            "SELECT o.id, o.recipient, e.event_type FROM outbox o JOIN events e "
-            "ON e.seq=o.event_seq WHERE o.state=2 AND (?1='' OR o.recipient=?1)");
+            "SELECT o.id, o.recipient, e.event_type FROM outbox o JOIN events "
+            "e "
+            "ON e.seq=o.event_seq WHERE o.state=2 AND (?1='' OR "
+            "o.recipient=?1)");
         if (!sel.ok()) return sel.status();
         (*sel)->Bind(1, agency);
         std::vector<std::tuple<int64_t, std::string, int>> dead;
@@ -876,7 +905,8 @@ GatewayCore::DecideDeliveries(const std::string& sender, const Envelope& e,
   if (e.event_type() == ehx::exchange::v1::EVENT_TYPE_STEP_UP_REFERRAL &&
       policy::PolicyEngine::DeriveBasis("", e, after, {}) ==
           ehx::config::v1::SHARING_BASIS_SIGNIFICANT_HARM) {
-    for (auto& a : router_.WithRole(ehx::config::v1::AGENCY_ROLE_CSC_FRONT_DOOR)) {
+    for (auto& a :
+         router_.WithRole(ehx::config::v1::AGENCY_ROLE_CSC_FRONT_DOOR)) {
       if (a != sender) candidates.insert(a);
     }
   }
@@ -898,13 +928,16 @@ absl::Status GatewayCore::AuditDecisionsLocked(
   bool significant_harm_referral = false;
   for (const auto& [agency, d] : decisions) {
     const std::string detail = policy_->AuditDetail(agency, d);
-    absl::Status st = AppendAudit(t, kGatewayActor, d.share ? "share" : "withhold",
-                                  e.message_id(), e.case_ref(), detail, now);
+    absl::Status st =
+        AppendAudit(t, kGatewayActor, d.share ? "share" : "withhold",
+                    e.message_id(), e.case_ref(), detail, now);
     if (!st.ok()) return st;
     const bool sh = d.basis == ehx::config::v1::SHARING_BASIS_SIGNIFICANT_HARM;
-    if (sh && e.event_type() == ehx::exchange::v1::EVENT_TYPE_STEP_UP_REFERRAL) {
+    if (sh &&
+        e.event_type() == ehx::exchange::v1::EVENT_TYPE_STEP_UP_REFERRAL) {
       significant_harm_referral = true;
-      if (d.share && d.recipient_role == ehx::config::v1::AGENCY_ROLE_CSC_FRONT_DOOR) {
+      if (d.share &&
+          d.recipient_role == ehx::config::v1::AGENCY_ROLE_CSC_FRONT_DOOR) {
         reached_front_door = true;
       }
     }
@@ -925,8 +958,8 @@ absl::Status GatewayCore::AuditDecisionsLocked(
         policy_->version(), policy_->ok() ? "" : " (policy failing closed)");
     SPDLOG_ERROR("policy: SHARE FAILURE message={} case={}: {}", e.message_id(),
                  Pseudonym(e.case_ref()), detail);
-    absl::Status st = AppendAudit(t, kGatewayActor, "share_failure", e.message_id(),
-                                  e.case_ref(), detail, now);
+    absl::Status st = AppendAudit(t, kGatewayActor, "share_failure",
+                                  e.message_id(), e.case_ref(), detail, now);
     if (!st.ok()) return st;
   }
   return absl::OkStatus();
@@ -968,7 +1001,8 @@ absl::Status GatewayCore::ScreenLocked(store::Txn& t, const std::string& agency,
     withdrawn->push_back(Withdrawal{
         d.delivery_id(), env->case_ref(), env->message_id(),
         policy_->AuditDetail(agency, dec),
-        dec.failure || dec.basis == ehx::config::v1::SHARING_BASIS_SIGNIFICANT_HARM});
+        dec.failure ||
+            dec.basis == ehx::config::v1::SHARING_BASIS_SIGNIFICANT_HARM});
   }
   (*q)->Reset();
   *out = std::move(kept);
@@ -991,18 +1025,20 @@ void GatewayCore::Withdraw(const std::string& agency,
           (*q)->Reset();
           if (!*row) continue;  // already acked, dead or withdrawn
           if (w.alert) {
-            SPDLOG_ERROR("policy: queued delivery withdrawn message={} case={} {}",
-                         w.message_id, Pseudonym(w.case_ref), w.detail);
+            SPDLOG_ERROR(
+                "policy: queued delivery withdrawn message={} case={} {}",
+                w.message_id, Pseudonym(w.case_ref), w.detail);
           } else {
-            SPDLOG_WARN("policy: queued delivery withdrawn message={} case={} {}",
-                        w.message_id, Pseudonym(w.case_ref), w.detail);
+            SPDLOG_WARN(
+                "policy: queued delivery withdrawn message={} case={} {}",
+                w.message_id, Pseudonym(w.case_ref), w.detail);
           }
-          absl::Status st = AppendAudit(t, kGatewayActor, "withhold", w.message_id,
-                                        w.case_ref, absl::StrCat(w.detail, " at=delivery"),
-                                        now);
+          absl::Status st = AppendAudit(
+              t, kGatewayActor, "withhold", w.message_id, w.case_ref,
+              absl::StrCat(w.detail, " at=delivery"), now);
           if (!st.ok()) return st;
-          st = KillLocked(t, static_cast<int64_t>(w.id), "policy_withdrawn", now,
-                          notify.get());
+          st = KillLocked(t, static_cast<int64_t>(w.id), "policy_withdrawn",
+                          now, notify.get());
           if (!st.ok()) return st;
         }
         return absl::OkStatus();
@@ -1013,8 +1049,9 @@ void GatewayCore::Withdraw(const std::string& agency,
           for (const auto& w : *items) leases_[agency].erase(w.id);
         }
         if (!st.ok()) {
-          SPDLOG_ERROR("policy: withdrawing {} queued deliveries for {} failed: {}",
-                       items->size(), agency, std::string(st.message()));
+          SPDLOG_ERROR(
+              "policy: withdrawing {} queued deliveries for {} failed: {}",
+              items->size(), agency, std::string(st.message()));
         }
         notify->push_back(agency);
         Notify(*notify);

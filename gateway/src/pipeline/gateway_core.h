@@ -14,11 +14,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "audit/audit_log.h"
 #include "ehx/config/v1/config.pb.h"
 #include "ehx/exchange.h"
 #include "ehx/exchange/v1/admin_service.pb.h"
 #include "ehx/record/v1/shared_record.pb.h"
-#include "audit/audit_log.h"
 #include "pipeline/router.h"
 #include "policy/policy_engine.h"
 #include "store/sqlite_store.h"
@@ -80,8 +80,9 @@ class GatewayCore : public Exchange {
   int64_t BackoffMs(int attempts);
   // Inside a write transaction: moves outbox row `id` to dead letters and
   // queues a non-delivery notice for the original sender.
-  absl::Status KillLocked(store::Txn& txn, int64_t id, const std::string& reason,
-                          int64_t now, std::vector<std::string>* notify);
+  absl::Status KillLocked(store::Txn& txn, int64_t id,
+                          const std::string& reason, int64_t now,
+                          std::vector<std::string>* notify);
   absl::Status AppendAudit(store::Txn& txn, const std::string& actor,
                            const std::string& action,
                            const std::string& message_id,

@@ -26,11 +26,10 @@ void AddParty(CaseRecord* record, const std::string& agency,
               PartyReason reason) {
   if (agency.empty()) return;
   auto* parties = record->mutable_parties();
-  auto it = std::lower_bound(
-      parties->begin(), parties->end(), agency,
-      [](const ehx::record::v1::CaseParty& p, const std::string& a) {
-        return p.agency_id() < a;
-      });
+  auto it =
+      std::lower_bound(parties->begin(), parties->end(), agency,
+                       [](const ehx::record::v1::CaseParty& p,
+                          const std::string& a) { return p.agency_id() < a; });
   ehx::record::v1::CaseParty* party;
   if (it != parties->end() && it->agency_id() == agency) {
     party = &*it;
@@ -104,14 +103,16 @@ void ApplyToRecord(const Envelope& env,
       record->set_status(c.status() != ehx::cases::v1::CASE_STATUS_UNSPECIFIED
                              ? c.status()
                              : ehx::cases::v1::CASE_STATUS_OPEN);
-      if (c.has_level_of_need()) *record->mutable_level_of_need() = c.level_of_need();
+      if (c.has_level_of_need())
+        *record->mutable_level_of_need() = c.level_of_need();
       if (c.has_lead_practitioner()) {
         *record->mutable_lead_practitioner() = c.lead_practitioner();
         parties.insert(c.lead_practitioner().agency_id());
         AddParty(record, c.lead_practitioner().agency_id(),
                  ehx::record::v1::PARTY_REASON_LEAD_PRACTITIONER);
       }
-      parties.insert(c.agencies_involved().begin(), c.agencies_involved().end());
+      parties.insert(c.agencies_involved().begin(),
+                     c.agencies_involved().end());
       for (const auto& a : c.agencies_involved()) {
         AddParty(record, a, ehx::record::v1::PARTY_REASON_NAMED_BY_CASE);
       }
@@ -123,14 +124,16 @@ void ApplyToRecord(const Envelope& env,
       if (record->status() == ehx::cases::v1::CASE_STATUS_UNSPECIFIED) {
         record->set_status(ehx::cases::v1::CASE_STATUS_OPEN);
       }
-      if (c.has_level_of_need()) *record->mutable_level_of_need() = c.level_of_need();
+      if (c.has_level_of_need())
+        *record->mutable_level_of_need() = c.level_of_need();
       if (c.has_lead_practitioner()) {
         *record->mutable_lead_practitioner() = c.lead_practitioner();
         parties.insert(c.lead_practitioner().agency_id());
         AddParty(record, c.lead_practitioner().agency_id(),
                  ehx::record::v1::PARTY_REASON_LEAD_PRACTITIONER);
       }
-      parties.insert(c.agencies_involved().begin(), c.agencies_involved().end());
+      parties.insert(c.agencies_involved().begin(),
+                     c.agencies_involved().end());
       for (const auto& a : c.agencies_involved()) {
         AddParty(record, a, ehx::record::v1::PARTY_REASON_NAMED_BY_CASE);
       }

@@ -111,7 +111,8 @@ std::vector<std::string> Router::Recipients(const std::string& sender,
           break;
         }
         case ehx::config::v1::RECIPIENT_SELECTOR_FRONT_DOOR:
-          for (auto& a : WithRole(ehx::config::v1::AGENCY_ROLE_CSC_FRONT_DOOR)) {
+          for (auto& a :
+               WithRole(ehx::config::v1::AGENCY_ROLE_CSC_FRONT_DOOR)) {
             to.insert(a);
           }
           break;

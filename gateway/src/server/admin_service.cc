@@ -23,7 +23,8 @@ absl::Status AdminService::Authorize(grpc::CallbackServerContext* ctx) {
 }
 
 grpc::ServerUnaryReactor* AdminService::GetStatus(
-    grpc::CallbackServerContext* ctx, const ehx::exchange::v1::GetStatusRequest*,
+    grpc::CallbackServerContext* ctx,
+    const ehx::exchange::v1::GetStatusRequest*,
     ehx::exchange::v1::GatewayStatus* resp) {
   if (absl::Status a = Authorize(ctx); !a.ok()) return Done(ctx, a);
   auto r = core_->Status();

@@ -48,8 +48,9 @@ class SubscribeReactor final
         return;
       }
       started_ = true;
-      window_ = req_.start().window() > 0 ? std::min(req_.start().window(), 1000)
-                                          : 64;
+      window_ = req_.start().window() > 0
+                    ? std::min(req_.start().window(), 1000)
+                    : 64;
       std::weak_ptr<State> weak = state_;
       token_ = core_->Watch(state_->agency, [weak] {
         if (auto s = weak.lock()) {
@@ -67,14 +68,15 @@ class SubscribeReactor final
       const auto& a = req_.ack();
       if (inflight_.erase(a.delivery_id()) > 0) {
         std::weak_ptr<State> weak = state_;
-        core_->Ack(state_->agency,
-                   {AckItem{a.delivery_id(), a.ok(), a.permanent(), a.reason()}},
-                   [weak](absl::StatusOr<int>) {
-                     if (auto s = weak.lock()) {
-                       std::lock_guard<std::recursive_mutex> l(s->mu);
-                       if (s->self) s->self->PumpLocked();
-                     }
-                   });
+        core_->Ack(
+            state_->agency,
+            {AckItem{a.delivery_id(), a.ok(), a.permanent(), a.reason()}},
+            [weak](absl::StatusOr<int>) {
+              if (auto s = weak.lock()) {
+                std::lock_guard<std::recursive_mutex> l(s->mu);
+                if (s->self) s->self->PumpLocked();
+              }
+            });
       }
     }
     StartRead(&req_);
@@ -154,7 +156,8 @@ class SubscribeReactor final
       queue_.push_back(std::move(d));
     }
     WriteNextLocked();
-    if (wake_pending_ || (!r->empty() && static_cast<int>(inflight_.size()) < window_)) {
+    if (wake_pending_ ||
+        (!r->empty() && static_cast<int>(inflight_.size()) < window_)) {
       PumpLocked();
     }
   }
@@ -211,15 +214,16 @@ grpc::ServerUnaryReactor* ExchangeService::Publish(
   absl::StatusOr<std::string> agency = Caller(ctx);
   if (!agency.ok()) return FinishNow(ctx, agency.status());
   auto* reactor = ctx->DefaultReactor();
-  core_->Publish(*agency, req->envelope(),
-                 [reactor, resp](absl::StatusOr<ehx::exchange::v1::PublishReceipt> r) {
-                   if (r.ok()) {
-                     *resp = std::move(*r);
-                     reactor->Finish(grpc::Status::OK);
-                   } else {
-                     reactor->Finish(ToGrpcStatus(r.status()));
-                   }
-                 });
+  core_->Publish(
+      *agency, req->envelope(),
+      [reactor, resp](absl::StatusOr<ehx::exchange::v1::PublishReceipt> r) {
+        if (r.ok()) {
+          *resp = std::move(*r);
+          reactor->Finish(grpc::Status::OK);
+        } else {
+          reactor->Finish(ToGrpcStatus(r.status()));
+        }
+      });
   return reactor;
 }
 
@@ -268,18 +272,18 @@ grpc::ServerUnaryReactor* ExchangeService::Ack(
   if (!agency.ok()) return FinishNow(ctx, agency.status());
   std::vector<AckItem> items;
   for (const auto& i : req->items()) {
-    items.push_back(AckItem{i.delivery_id(), i.ok(), i.permanent(), i.reason()});
+    items.push_back(
+        AckItem{i.delivery_id(), i.ok(), i.permanent(), i.reason()});
   }
   auto* reactor = ctx->DefaultReactor();
-  core_->Ack(*agency, std::move(items),
-             [reactor, resp](absl::StatusOr<int> r) {
-               if (!r.ok()) {
-                 reactor->Finish(ToGrpcStatus(r.status()));
-                 return;
-               }
-               resp->set_applied(*r);
-               reactor->Finish(grpc::Status::OK);
-             });
+  core_->Ack(*agency, std::move(items), [reactor, resp](absl::StatusOr<int> r) {
+    if (!r.ok()) {
+      reactor->Finish(ToGrpcStatus(r.status()));
+      return;
+    }
+    resp->set_applied(*r);
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

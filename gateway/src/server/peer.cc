@@ -23,7 +23,8 @@ absl::StatusOr<std::string> PeerAgency(const grpc::ServerContextBase& ctx,
     return absl::UnauthenticatedError("client certificate required");
   }
   std::set<std::string> agencies;
-  for (const char* prop : {GRPC_PEER_URI_PROPERTY_NAME, GRPC_X509_SAN_PROPERTY_NAME}) {
+  for (const char* prop :
+       {GRPC_PEER_URI_PROPERTY_NAME, GRPC_X509_SAN_PROPERTY_NAME}) {
     for (const auto& v : auth->FindPropertyValues(prop)) {
       std::string s(v.data(), v.size());
       if (s.rfind(kAgencyUriPrefix, 0) == 0) {

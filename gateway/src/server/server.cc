@@ -26,7 +26,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const ehx::config::v1::GatewayConfig& c) {
   if (c.dev_plaintext()) {
-    SPDLOG_WARN("dev_plaintext: no TLS, agency taken from metadata (loopback only)");
+    SPDLOG_WARN(
+        "dev_plaintext: no TLS, agency taken from metadata (loopback only)");
     return grpc::InsecureServerCredentials();
   }
   auto ca = ReadFile(c.tls().ca_file());
@@ -96,7 +97,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     }
   }
   if (!config.admin_listen().empty()) {
-    std::set<std::string> ops(config.operators().begin(), config.operators().end());
+    std::set<std::string> ops(config.operators().begin(),
+                              config.operators().end());
     impl->admin_service_ = std::make_unique<AdminService>(
         core, config.dev_plaintext(), std::move(ops));
     grpc::ServerBuilder b;

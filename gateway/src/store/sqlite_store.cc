@@ -184,8 +184,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   s->wdb_ = *w;
   absl::Status st = ExecRaw(s->wdb_, kSchema);
   if (!st.ok()) return st;
-  absl::StatusOr<sqlite3*> r =
-      OpenConn(path, s->options_.vfs, 0, !background);
+  absl::StatusOr<sqlite3*> r = OpenConn(path, s->options_.vfs, 0, !background);
   if (!r.ok()) return r.status();
   s->rdb_ = *r;
   if (background) {
@@ -349,9 +348,10 @@ void SqliteStore::WriterLoop() {
       std::deque<Op> rest;
       {
         std::lock_guard<std::mutex> l(mu_);
-        failure_ = absl::StrCat("store: commit failed, writes refused until "
-                                "restart (",
-                                std::string(commit.message()), ")");
+        failure_ = absl::StrCat(
+            "store: commit failed, writes refused until "
+            "restart (",
+            std::string(commit.message()), ")");
         rest.swap(queue_);
       }
       SPDLOG_ERROR("{}", health().message().data());
@@ -367,7 +367,8 @@ void SqliteStore::WriterLoop() {
     {
       std::lock_guard<std::mutex> l(done_mu_);
       for (size_t i = 0; i < batch.size(); ++i) {
-        done_queue_.emplace_back(std::move(batch[i].done), std::move(results[i]));
+        done_queue_.emplace_back(std::move(batch[i].done),
+                                 std::move(results[i]));
       }
     }
     done_cv_.notify_one();

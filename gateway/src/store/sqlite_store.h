@@ -28,7 +28,7 @@ class Stmt {
  public:
   Stmt(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
   Stmt& Bind(int i, int64_t v);
-  Stmt& Bind(int i, std::string_view v);     // TEXT
+  Stmt& Bind(int i, std::string_view v);      // TEXT
   Stmt& BindBlob(int i, std::string_view v);  // BLOB
   Stmt& BindNull(int i);
   // SQLITE_ROW -> true, SQLITE_DONE -> false, error -> status.

@@ -225,7 +225,8 @@ int Run(int argc, char** argv) {
   render_cmd->callback([&] { rc = AdapterRender(conn, adapter, verbose); });
 
   // audit verify (offline)
-  auto* audit_cmd = app.add_subcommand("audit", "The tamper-evident audit trail");
+  auto* audit_cmd =
+      app.add_subcommand("audit", "The tamper-evident audit trail");
   audit_cmd->require_subcommand(1);
   AuditVerifyOptions audit_opts;
   auto* verify_cmd = audit_cmd->add_subcommand(

@@ -46,9 +46,9 @@ json Subjects(const google::protobuf::RepeatedPtrField<cv1::Person>& children) {
 json Practitioner(const cv1::Practitioner& p) {
   json out = {{"display", p.name().empty() ? p.role() : p.name()}};
   if (!p.practitioner_id().empty()) {
-    out["identifier"] = {{"system", "urn:ehx:id:agency:" + p.agency_id() +
-                                        ":practitioner-id"},
-                         {"value", p.practitioner_id()}};
+    out["identifier"] = {
+        {"system", "urn:ehx:id:agency:" + p.agency_id() + ":practitioner-id"},
+        {"value", p.practitioner_id()}};
   }
   return out;
 }
@@ -121,16 +121,17 @@ Status RenderCommunication(const ex::Delivery& delivery,
                   "only CAF notifications and step-down notices are rendered "
                   "for health");
   }
-  c["category"] = json::array(
-      {{{"coding",
-         {{{"system", "urn:ehx:code:communication-category"},
-           {"code", category}}}}}});
+  c["category"] =
+      json::array({{{"coding",
+                     {{{"system", "urn:ehx:code:communication-category"},
+                       {"code", category}}}}}});
   if (!subjects.empty()) c["subject"] = subjects[0];
   c["payload"] = json::array({{{"contentString", text}}});
   out->set_file_name("Communication-" + KeySafe(env.message_id(), 64) +
                      ".json");
   out->set_media_type("application/fhir+json");
-  out->set_content(c.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+  out->set_content(c.dump(2, ' ', false, json::error_handler_t::replace) +
+                   "\n");
   return Status();
 }
 

@@ -40,10 +40,10 @@ Status CheckDir(const std::string& value, const char* key, bool create) {
   if (create) {
     fs::create_directories(value, ec);
     if (!ec) {
-      fs::permissions(value,
-                      fs::perms::owner_all | fs::perms::group_read |
-                          fs::perms::group_exec,
-                      ec);
+      fs::permissions(
+          value,
+          fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec,
+          ec);
     }
   }
   if (!fs::is_directory(value, ec)) {
@@ -57,8 +57,9 @@ Status CheckDir(const std::string& value, const char* key, bool create) {
 Status WriteAtomically(const fs::path& dir, const std::string& name,
                        const std::string& content) {
   static std::atomic<uint64_t> counter{0};
-  const fs::path tmp = dir / ("." + name + ".tmp-" + std::to_string(::getpid()) +
-                              "-" + std::to_string(counter.fetch_add(1)));
+  const fs::path tmp =
+      dir / ("." + name + ".tmp-" + std::to_string(::getpid()) + "-" +
+             std::to_string(counter.fetch_add(1)));
   const int fd =
       ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
   if (fd < 0) return Status(Code::kUnavailable, "cannot create outbox file");
@@ -95,17 +96,21 @@ class HealthAdapter : public ehx::sdk::Adapter {
   HealthAdapter(const HealthConfig& config, ehx::sdk::Host host)
       : config_(config), host_(host) {
     if (config_.agency_id().empty()) {
-      throw StatusError(Status(Code::kInvalidArgument, "agency_id is required"));
+      throw StatusError(
+          Status(Code::kInvalidArgument, "agency_id is required"));
     }
     if (config_.state_dir().empty()) {
-      throw StatusError(Status(Code::kInvalidArgument, "state_dir is required"));
+      throw StatusError(
+          Status(Code::kInvalidArgument, "state_dir is required"));
     }
-    Status st = CheckDir(config_.state_dir(), "state_dir", config_.create_dirs());
+    Status st =
+        CheckDir(config_.state_dir(), "state_dir", config_.create_dirs());
     if (!st.ok()) throw StatusError(st);
     if (config_.communication_url().empty()) {
       if (config_.outbox_dir().empty()) {
-        throw StatusError(Status(Code::kInvalidArgument,
-                                 "outbox_dir or communication_url is required"));
+        throw StatusError(
+            Status(Code::kInvalidArgument,
+                   "outbox_dir or communication_url is required"));
       }
       st = CheckDir(config_.outbox_dir(), "outbox_dir", config_.create_dirs());
       if (!st.ok()) throw StatusError(st);
@@ -114,9 +119,8 @@ class HealthAdapter : public ehx::sdk::Adapter {
       throw StatusError(Status(Code::kInvalidArgument,
                                "communication_url must be http(s)://"));
     }
-    if (config_.https().enabled() &&
-        (config_.https().cert_file().empty() ||
-         config_.https().key_file().empty())) {
+    if (config_.https().enabled() && (config_.https().cert_file().empty() ||
+                                      config_.https().key_file().empty())) {
       throw StatusError(Status(Code::kInvalidArgument,
                                "https.cert_file and https.key_file are "
                                "required when https.enabled"));
@@ -187,10 +191,9 @@ class HealthAdapter : public ehx::sdk::Adapter {
       const int code = PostJson(config_.communication_url(), out.content(),
                                 config_.communication_ca_file(), &error);
       if (code >= 200 && code < 300) return DeliveryResult::Ack();
-      host_.Log(LogLevel::kWarn,
-                code < 0 ? error
-                         : "communication_url answered HTTP " +
-                               std::to_string(code));
+      host_.Log(LogLevel::kWarn, code < 0 ? error
+                                          : "communication_url answered HTTP " +
+                                                std::to_string(code));
       return code >= 400 && code < 500 && code != 408 && code != 429
                  ? DeliveryResult::Reject("communication_refused")
                  : DeliveryResult::Retry("communication_post_failed");

@@ -8,13 +8,16 @@ namespace {
 
 std::string Upper(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char& c : out)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -27,8 +30,8 @@ std::string_view Piece(std::string_view s, char sep, size_t n) {
     start = p + 1;
   }
   const size_t end = s.find(sep, start);
-  return s.substr(start, end == std::string_view::npos ? s.size() - start
-                                                        : end - start);
+  return s.substr(
+      start, end == std::string_view::npos ? s.size() - start : end - start);
 }
 
 bool HasHighBytes(std::string_view s) {
@@ -85,7 +88,8 @@ bool IsValidUtf8(std::string_view s) {
       if ((cc & 0xC0) != 0x80) return false;
       cp = (cp << 6) | (cc & 0x3F);
     }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+    if ((len == 3 && cp < 0x800) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
         (cp >= 0xD800 && cp <= 0xDFFF)) {
       return false;
     }
@@ -106,8 +110,8 @@ bool Message::Parse(std::string_view raw, ParseError* error) {
   charset_.clear();
   latin1_ = false;
   // Leading whitespace / stray line ends are tolerated.
-  while (!raw.empty() && (raw.front() == '\r' || raw.front() == '\n' ||
-                          raw.front() == ' ')) {
+  while (!raw.empty() &&
+         (raw.front() == '\r' || raw.front() == '\n' || raw.front() == ' ')) {
     raw.remove_prefix(1);
   }
   if (raw.size() < 8 || raw.substr(0, 3) != "MSH") {
@@ -116,8 +120,8 @@ bool Message::Parse(std::string_view raw, ParseError* error) {
   }
   field_sep_ = raw[3];
   const size_t first_end = raw.find_first_of("\r\n");
-  const std::string_view msh_line =
-      raw.substr(0, first_end == std::string_view::npos ? raw.size() : first_end);
+  const std::string_view msh_line = raw.substr(
+      0, first_end == std::string_view::npos ? raw.size() : first_end);
   if (msh_line.size() < 8) {  // "MSH|^~\&" at least (fuzz finding)
     *error = {"hl7_bad_delimiters",
               "MSH-1/MSH-2 do not declare usable delimiters"};
@@ -148,8 +152,8 @@ bool Message::Parse(std::string_view raw, ParseError* error) {
     }
   }
   // MSH-18: after "MSH|", piece 0 is MSH-2, so MSH-18 is piece 16.
-  charset_ = Upper(Trim(Piece(Piece(msh_line.substr(4), field_sep_, 16),
-                              comp_sep_, 0)));
+  charset_ = Upper(
+      Trim(Piece(Piece(msh_line.substr(4), field_sep_, 16), comp_sep_, 0)));
   std::string converted;
   if (charset_ == "8859/1") {
     latin1_ = true;
@@ -193,19 +197,22 @@ bool Message::Parse(std::string_view raw, ParseError* error) {
     for (size_t i = 0; i < 3; ++i) {
       const unsigned char c = static_cast<unsigned char>(line[i]);
       if (!(std::isupper(c) || std::isdigit(c))) {
-        *error = {"hl7_bad_segment", "a segment id is not 3 upper-case "
-                                     "letters or digits"};
+        *error = {"hl7_bad_segment",
+                  "a segment id is not 3 upper-case "
+                  "letters or digits"};
         return false;
       }
     }
     if (line.size() > 3 && line[3] != field_sep_) {
-      *error = {"hl7_bad_segment", "a segment id is not followed by the "
-                                   "field separator"};
+      *error = {"hl7_bad_segment",
+                "a segment id is not followed by the "
+                "field separator"};
       return false;
     }
     Segment seg;
     seg.fields.emplace_back(line.substr(0, 3));
-    std::string_view body = line.size() > 4 ? line.substr(4) : std::string_view();
+    std::string_view body =
+        line.size() > 4 ? line.substr(4) : std::string_view();
     if (seg.fields[0] == "MSH") {
       seg.fields.emplace_back(1, field_sep_);
     }
@@ -213,9 +220,9 @@ bool Message::Parse(std::string_view raw, ParseError* error) {
       size_t start = 0;
       while (true) {
         const size_t p = body.find(field_sep_, start);
-        seg.fields.emplace_back(body.substr(
-            start, p == std::string_view::npos ? body.size() - start
-                                               : p - start));
+        seg.fields.emplace_back(body.substr(start, p == std::string_view::npos
+                                                       ? body.size() - start
+                                                       : p - start));
         if (p == std::string_view::npos) break;
         start = p + 1;
       }
@@ -247,8 +254,8 @@ std::vector<std::string_view> Message::Repetitions(std::string_view f) const {
   size_t start = 0;
   while (true) {
     const size_t p = f.find(rep_sep_, start);
-    out.push_back(f.substr(start, p == std::string_view::npos ? f.size() - start
-                                                              : p - start));
+    out.push_back(f.substr(
+        start, p == std::string_view::npos ? f.size() - start : p - start));
     if (p == std::string_view::npos) break;
     start = p + 1;
   }
@@ -325,7 +332,8 @@ std::string Message::Text(std::string_view raw) const {
   if (hex_bytes && !IsValidUtf8(out)) {
     // \X..\ produced bytes that are not UTF-8: replace, never guess.
     std::string clean;
-    for (unsigned char b : out) clean.push_back(b < 0x80 ? static_cast<char>(b) : '?');
+    for (unsigned char b : out)
+      clean.push_back(b < 0x80 ? static_cast<char>(b) : '?');
     return clean;
   }
   return out;
@@ -379,12 +387,13 @@ std::string BuildAck(const Message* original, std::string_view ack_code,
                     std_msg.Escape(control_id) + "|" +
                     (original ? orig(11) : std::string("P")) + "|2.4";
   std::string body = "\rMSA|" + std::string(ack_code) + "|" +
-         (original ? orig(10) : std::string()) + "|" + std_msg.Escape(text);
+                     (original ? orig(10) : std::string()) + "|" +
+                     std_msg.Escape(text);
   for (const AckError& e : errors) {
     body += "\rERR|" + std_msg.Escape(e.segment) + "^" +
-           std::to_string(e.sequence) + "^" +
-           (e.field > 0 ? std::to_string(e.field) : std::string()) + "^" +
-           std::to_string(e.code) + "&" + std_msg.Escape(e.rule) + "&HL70357";
+            std::to_string(e.sequence) + "^" +
+            (e.field > 0 ? std::to_string(e.field) : std::string()) + "^" +
+            std::to_string(e.code) + "&" + std_msg.Escape(e.rule) + "&HL70357";
   }
   body += "\r";
   // Echoed fields are UTF-8 after parsing: declare it when not ASCII.

@@ -90,10 +90,8 @@ struct AckError {
 // AR; `text` goes to MSA-3 (no personal data). `now_utc` is
 // YYYYMMDDHHMMSS+0000.
 std::string BuildAck(const Message* original, std::string_view ack_code,
-                     std::string_view text,
-                     const std::vector<AckError>& errors,
-                     std::string_view now_utc,
-                     std::string_view control_id);
+                     std::string_view text, const std::vector<AckError>& errors,
+                     std::string_view now_utc, std::string_view control_id);
 
 // MLLP: 0x0B message 0x1C 0x0D.
 inline constexpr char kMllpStart = 0x0B;
@@ -106,8 +104,7 @@ std::string MllpFrame(std::string_view message);
 // several per read. Bytes before a start block are discarded.
 class MllpDeframer {
  public:
-  explicit MllpDeframer(size_t max_message_bytes)
-      : max_(max_message_bytes) {}
+  explicit MllpDeframer(size_t max_message_bytes) : max_(max_message_bytes) {}
   // Appends bytes; complete messages are appended to `out`. Returns false
   // when a message exceeds the limit (the connection should be dropped).
   bool Feed(std::string_view bytes, std::vector<std::string>* out);

@@ -38,8 +38,12 @@ int NhsCheckDigit(std::string_view stem);
 // Stable rule id for a failed check ("nhs_number_format", ...); "" if valid.
 const char* NhsRule(NhsNumberCheck check);
 
-enum class UpnCheck { kValidPermanent, kValidTemporary, kBadFormat,
-                      kBadCheckLetter };
+enum class UpnCheck {
+  kValidPermanent,
+  kValidTemporary,
+  kBadFormat,
+  kBadCheckLetter
+};
 
 // Checks a UPN (upper-cased, spaces removed by the caller).
 UpnCheck CheckUpn(std::string_view value);

@@ -8,8 +8,8 @@ namespace ehx::adapters::health {
 std::unique_ptr<IdentityState> IdentityState::Open(const std::string& path,
                                                    std::string* error) {
   sqlite3* db = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                    SQLITE_OPEN_FULLMUTEX;
+  const int flags =
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     *error = std::string("cannot open identity state: ") +
              (db ? sqlite3_errmsg(db) : "out of memory");
@@ -27,8 +27,8 @@ std::unique_ptr<IdentityState> IdentityState::Open(const std::string& path,
       "  source_code TEXT NOT NULL);";
   char* msg = nullptr;
   if (sqlite3_exec(db, schema, nullptr, nullptr, &msg) != SQLITE_OK) {
-    *error = std::string("cannot create identity state: ") +
-             (msg ? msg : "unknown");
+    *error =
+        std::string("cannot create identity state: ") + (msg ? msg : "unknown");
     sqlite3_free(msg);
     sqlite3_close(db);
     return nullptr;
@@ -52,8 +52,7 @@ bool IdentityState::Get(const std::string& key, Entry* out) {
                     SQLITE_TRANSIENT);
   bool found = false;
   if (sqlite3_step(st) == SQLITE_ROW) {
-    out->nhs_number =
-        reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    out->nhs_number = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
     out->verified = sqlite3_column_int(st, 1) != 0;
     out->source_code =
         reinterpret_cast<const char*>(sqlite3_column_text(st, 2));

@@ -163,7 +163,8 @@ void Ingestor::GuardIdentity(MappedRecord* rec) {
   if (key.empty() || !state_->Get(key, &stored) || !stored.verified) return;
   cv1::Person* person = rec->envelope.mutable_person_update()->mutable_person();
   cv1::Identifier* nhs = ValidNhs(person);
-  if (nhs != nullptr && nhs->verification() == cv1::VERIFICATION_STATUS_VERIFIED) {
+  if (nhs != nullptr &&
+      nhs->verification() == cv1::VERIFICATION_STATUS_VERIFIED) {
     return;  // verified may replace verified
   }
   if (nhs == nullptr) nhs = person->add_identifiers();
@@ -224,12 +225,12 @@ Ingestor::Outcome Ingestor::Process(MappedRecord* rec, IngestReport* report) {
         const std::string rule = colon == std::string::npos
                                      ? std::string("publish_refused")
                                      : v.description.substr(0, colon);
-        AddError(rec, rule, v.field,
-                 "refused by the gateway: " +
-                     (colon == std::string::npos
-                          ? v.description
-                          : v.description.substr(colon + 2)),
-                 false);
+        AddError(
+            rec, rule, v.field,
+            "refused by the gateway: " +
+                (colon == std::string::npos ? v.description
+                                            : v.description.substr(colon + 2)),
+            false);
       }
     }
   }
@@ -248,8 +249,8 @@ void Ingestor::IngestHl7Locked(std::string_view message,
   hl7::Message m;
   hl7::ParseError pe;
   const std::string now = NowHl7();
-  const std::string ack_id = "ACK" + now.substr(0, 14) + "-" +
-                             std::to_string(++ack_counter_);
+  const std::string ack_id =
+      "ACK" + now.substr(0, 14) + "-" + std::to_string(++ack_counter_);
   if (!m.Parse(message, &pe)) {
     report->set_records_total(report->records_total() + 1);
     report->set_records_failed(report->records_failed() + 1);
@@ -265,7 +266,8 @@ void Ingestor::IngestHl7Locked(std::string_view message,
     return;
   }
   MappedRecord rec = MapHl7(m, options_);
-  if (!position.empty()) SetPosition(&rec, position + " (" + rec.position + ")");
+  if (!position.empty())
+    SetPosition(&rec, position + " (" + rec.position + ")");
   const Outcome outcome = Process(&rec, report);
   if (ack == nullptr) return;
   std::vector<hl7::AckError> errors;
@@ -397,8 +399,8 @@ Ingestor::HttpAnswer Ingestor::IngestFhirHttp(std::string_view body) {
   for (const auto& e : r.errors()) {
     if (e.rule() == kGatewayUnavailable) transient = true;
   }
-  answer.status = r.input_rejected() ? 400
-                  : transient        ? 503
+  answer.status = r.input_rejected()       ? 400
+                  : transient              ? 503
                   : r.records_failed() > 0 ? 422
                                            : 200;
   answer.body = OperationOutcomeJson(

@@ -32,8 +32,7 @@ class Ingestor {
 
   // `state` may be nullptr (no identity guard: tests and dry runs only);
   // it must outlive the Ingestor. `publish` is called once per good record.
-  Ingestor(const HealthConfig& config, IdentityState* state,
-           PublishFn publish);
+  Ingestor(const HealthConfig& config, IdentityState* state, PublishFn publish);
 
   // One native input. FHIR when the first non-blank byte is '{', HL7 when
   // the input starts with "MSH" or an MLLP start block (0x0B); an HL7 file

@@ -16,7 +16,8 @@ using json = nlohmann::json;
 constexpr int kMaxJsonDepth = 64;
 constexpr std::string_view kAdminGender =
     "http://hl7.org/fhir/administrative-gender";
-constexpr std::string_view kHl7Sex = "http://terminology.hl7.org/CodeSystem/v2-0001";
+constexpr std::string_view kHl7Sex =
+    "http://terminology.hl7.org/CodeSystem/v2-0001";
 constexpr std::string_view kEthnicCategory =
     "https://fhir.hl7.org.uk/CodeSystem/UKCore-EthnicCategoryEngland";
 
@@ -58,14 +59,17 @@ void AddNhsNumber(MappedRecord* rec, cv1::Person* person, std::string_view raw,
   const NhsNumberCheck check = CheckNhsNumber(value);
   if (check != NhsNumberCheck::kValid) {
     id->set_verification(cv1::VERIFICATION_STATUS_INVALID);
-    const char* text = "the NHS number is not valid; kept as raw text "
-                       "(verification INVALID)";
+    const char* text =
+        "the NHS number is not valid; kept as raw text "
+        "(verification INVALID)";
     if (check == NhsNumberCheck::kImpossibleStem) {
-      text = "the NHS number stem can have no valid check digit (Modulus 11 "
-             "gives 10); kept as raw text (verification INVALID)";
+      text =
+          "the NHS number stem can have no valid check digit (Modulus 11 "
+          "gives 10); kept as raw text (verification INVALID)";
     } else if (check == NhsNumberCheck::kBadCheckDigit) {
-      text = "the NHS number fails the Modulus 11 check digit; kept as raw "
-             "text (verification INVALID)";
+      text =
+          "the NHS number fails the Modulus 11 check digit; kept as raw "
+          "text (verification INVALID)";
     }
     AddError(rec, NhsRule(check), field, text, true);
     return;
@@ -81,7 +85,8 @@ void AddUpn(MappedRecord* rec, cv1::Person* person, std::string_view raw,
   std::string value;
   for (char c : raw) {
     if (c == ' ') continue;
-    value.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    value.push_back(
+        static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   }
   id->set_system(std::string(kUpnSystem));
   id->set_value(value);
@@ -147,7 +152,9 @@ class FhirPatientMapper {
  public:
   FhirPatientMapper(const MapOptions& options, MappedRecord* rec,
                     std::string path, const json* bundle_timestamp)
-      : options_(options), rec_(rec), path_(std::move(path)),
+      : options_(options),
+        rec_(rec),
+        path_(std::move(path)),
         bundle_timestamp_(bundle_timestamp) {}
 
   void Map(const json& p) {
@@ -200,7 +207,8 @@ class FhirPatientMapper {
         rec_->envelope.mutable_occurred_at()->set_seconds(t.seconds);
         rec_->envelope.mutable_occurred_at()->set_nanos(t.nanos);
       }
-      if (version.empty()) version = "t" + Fnv1aHex(updated->get<std::string>());
+      if (version.empty())
+        version = "t" + Fnv1aHex(updated->get<std::string>());
     }
     rec_->envelope.set_idempotency_key("health-fhir-" + KeySafe(id, 64) + "-" +
                                        KeySafe(version, 40));
@@ -239,7 +247,8 @@ class FhirPatientMapper {
     if (ids == nullptr) return;
     for (size_t i = 0; i < ids->size(); ++i) {
       const json& id = (*ids)[i];
-      const std::string field = path_ + ".identifier[" + std::to_string(i) + "]";
+      const std::string field =
+          path_ + ".identifier[" + std::to_string(i) + "]";
       const std::string system = Str(Member(id, "system"));
       const std::string value = Str(Member(id, "value"));
       if (value.empty()) {
@@ -321,7 +330,8 @@ class FhirPatientMapper {
     // No "official" name: the first name is the legal one.
     if (!have_legal && person->other_names_size() > 0) {
       *person->mutable_legal_name() = person->other_names(0);
-      person->mutable_other_names()->erase(person->mutable_other_names()->begin());
+      person->mutable_other_names()->erase(
+          person->mutable_other_names()->begin());
     }
   }
 
@@ -340,8 +350,9 @@ class FhirPatientMapper {
       const std::string text = Str(b);
       const TimeValue t = ParseFhirTime(text);
       if (!b->is_string() || !t.rule.empty() || t.has_time) {
-        AddError(rec_, text.size() == 4 || text.size() == 7 ? "date_partial"
-                                                            : "date_invalid",
+        AddError(rec_,
+                 text.size() == 4 || text.size() == 7 ? "date_partial"
+                                                      : "date_invalid",
                  path_ + ".birthDate",
                  "birthDate is not a full calendar date; omitted", true);
       } else {
@@ -472,8 +483,8 @@ class Hl7Mapper {
                false);
     }
     rec_->envelope.set_idempotency_key(
-        "health-hl7-" + Fnv1aHex(m_.Get(msh, 3) + "|" + m_.Get(msh, 4) + "|" +
-                                 control));
+        "health-hl7-" +
+        Fnv1aHex(m_.Get(msh, 3) + "|" + m_.Get(msh, 4) + "|" + control));
     const std::string type = m_.Get(msh, 9, 1);
     std::string event = m_.Get(msh, 9, 2);
     const hl7::Segment* evn = m_.Find("EVN");
@@ -578,7 +589,8 @@ class Hl7Mapper {
     // PID-32 identity reliability codes (NSTS01..NSTS08).
     std::string code, original_code;
     if (seg == pid) {
-      for (std::string_view rep : m_.Repetitions(hl7::Message::Field(pid, 32))) {
+      for (std::string_view rep :
+           m_.Repetitions(hl7::Message::Field(pid, 32))) {
         const std::string c = m_.Text(m_.Component(rep, 1));
         if (c.size() == 6 && c.rfind("NSTS", 0) == 0) {
           code = c.substr(4);
@@ -609,7 +621,8 @@ class Hl7Mapper {
         // Unknown identifier types are preserved under a typed local system.
         cv1::Identifier* id = person->add_identifiers();
         id->set_system(LocalSystem(
-            options_, "hl7-cx-" + KeySafe(type.empty() ? "unknown" : type, 16)));
+            options_,
+            "hl7-cx-" + KeySafe(type.empty() ? "unknown" : type, 16)));
         id->set_value(value);
         id->set_original_value(value);
         id->set_verification(cv1::VERIFICATION_STATUS_UNVERIFIED);
@@ -675,7 +688,8 @@ class Hl7Mapper {
     for (std::string_view rep : m_.Repetitions(hl7::Message::Field(pid, 11))) {
       cv1::Address a;
       for (int c : {1, 2}) {
-        const std::string line = m_.Text(m_.Subcomponent(m_.Component(rep, c), 1));
+        const std::string line =
+            m_.Text(m_.Subcomponent(m_.Component(rep, c), 1));
         if (!line.empty()) a.add_lines(line);
       }
       a.set_town(m_.Text(m_.Component(rep, 3)));
@@ -754,7 +768,8 @@ std::string Fnv1aHex(std::string_view s) {
     h *= 1099511628211ull;
   }
   char out[17];
-  std::snprintf(out, sizeof(out), "%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(out, sizeof(out), "%016llx",
+                static_cast<unsigned long long>(h));
   return out;
 }
 
@@ -800,8 +815,8 @@ bool MapFhir(std::string_view body, const MapOptions& options,
       MappedRecord rec;
       rec.position = "Bundle.entry[" + std::to_string(i) + "]";
       const json* resource = Member((*entries)[i], "resource");
-      const std::string rtype = resource ? Str(Member(*resource, "resourceType"))
-                                         : std::string();
+      const std::string rtype =
+          resource ? Str(Member(*resource, "resourceType")) : std::string();
       if (rtype != "Patient") {
         AddError(&rec, resource ? "fhir_resource_type" : "required",
                  rec.position + ".resource",

@@ -1,5 +1,7 @@
 #include "servers.h"
 
+#include <unistd.h>
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -9,7 +11,6 @@
 #include <fstream>
 #include <optional>
 #include <thread>
-#include <unistd.h>
 
 namespace ehx::adapters::health {
 namespace {
@@ -69,31 +70,31 @@ class MllpSession : public std::enable_shared_from_this<MllpSession> {
     timer_.async_wait([self](error_code ec) {
       if (!ec) self->socket_.close(ec);
     });
-    socket_.async_read_some(
-        asio::buffer(buf_), [self](error_code ec, size_t n) {
-          self->timer_.cancel();
-          if (ec) return;
-          std::vector<std::string> messages;
-          if (!self->deframer_.Feed(std::string_view(self->buf_.data(), n),
-                                    &messages)) {
-            error_code ignored;
-            self->socket_.close(ignored);  // oversized frame
-            return;
-          }
-          std::string out;
-          for (const std::string& m : messages) {
-            out += hl7::MllpFrame(self->ingestor_->IngestHl7Message(m, nullptr));
-          }
-          if (out.empty()) {
-            self->Read();
-            return;
-          }
-          self->pending_ = std::move(out);
-          asio::async_write(self->socket_, asio::buffer(self->pending_),
-                            [self](error_code ec, size_t) {
-                              if (!ec) self->Read();
-                            });
-        });
+    socket_.async_read_some(asio::buffer(buf_), [self](error_code ec,
+                                                       size_t n) {
+      self->timer_.cancel();
+      if (ec) return;
+      std::vector<std::string> messages;
+      if (!self->deframer_.Feed(std::string_view(self->buf_.data(), n),
+                                &messages)) {
+        error_code ignored;
+        self->socket_.close(ignored);  // oversized frame
+        return;
+      }
+      std::string out;
+      for (const std::string& m : messages) {
+        out += hl7::MllpFrame(self->ingestor_->IngestHl7Message(m, nullptr));
+      }
+      if (out.empty()) {
+        self->Read();
+        return;
+      }
+      self->pending_ = std::move(out);
+      asio::async_write(self->socket_, asio::buffer(self->pending_),
+                        [self](error_code ec, size_t) {
+                          if (!ec) self->Read();
+                        });
+    });
   }
 
   tcp::socket socket_;
@@ -108,7 +109,8 @@ class MllpSession : public std::enable_shared_from_this<MllpSession> {
 class MllpServer : public Server {
  public:
   MllpServer(const MllpListener& config, Ingestor* ingestor)
-      : config_(config), ingestor_(ingestor),
+      : config_(config),
+        ingestor_(ingestor),
         io_(std::make_unique<asio::io_context>()),
         acceptor_(std::make_unique<tcp::acceptor>(*io_)) {}
   ~MllpServer() override { Stop(); }
@@ -148,9 +150,8 @@ class MllpServer : public Server {
         const int64_t max = config_.max_message_bytes() > 0
                                 ? config_.max_message_bytes()
                                 : int64_t{1} << 20;
-        const int idle = config_.idle_timeout_ms() > 0
-                             ? config_.idle_timeout_ms()
-                             : 300000;
+        const int idle =
+            config_.idle_timeout_ms() > 0 ? config_.idle_timeout_ms() : 300000;
         std::make_shared<MllpSession>(std::move(socket), ingestor_,
                                       static_cast<size_t>(max),
                                       std::chrono::milliseconds(idle))
@@ -174,7 +175,8 @@ class HttpsSession : public std::enable_shared_from_this<HttpsSession> {
  public:
   HttpsSession(tcp::socket socket, ssl::context& ctx, Ingestor* ingestor,
                uint64_t max_body)
-      : stream_(std::move(socket), ctx), ingestor_(ingestor),
+      : stream_(std::move(socket), ctx),
+        ingestor_(ingestor),
         max_body_(max_body) {}
 
   void Start() {
@@ -191,35 +193,39 @@ class HttpsSession : public std::enable_shared_from_this<HttpsSession> {
     parser_->body_limit(max_body_);
     beast::get_lowest_layer(stream_).expires_after(kHttpTimeout);
     auto self = shared_from_this();
-    http::async_read(stream_, buffer_, *parser_,
-                     [self](error_code ec, size_t) {
-                       if (ec == http::error::body_limit) {
-                         self->Respond(413, R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"too-costly","diagnostics":"body_too_large: the body exceeds max_body_bytes"}]})",
-                                       false);
-                         return;
-                       }
-                       if (ec) return;
-                       self->Handle(self->parser_->release());
-                     });
+    http::async_read(stream_, buffer_, *parser_, [self](error_code ec, size_t) {
+      if (ec == http::error::body_limit) {
+        self->Respond(
+            413,
+            R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"too-costly","diagnostics":"body_too_large: the body exceeds max_body_bytes"}]})",
+            false);
+        return;
+      }
+      if (ec) return;
+      self->Handle(self->parser_->release());
+    });
   }
 
   void Handle(http::request<http::string_body> req) {
     const bool keep = req.keep_alive();
     auto outcome = [](const char* code, const std::string& diag) {
-      return std::string(R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":")") +
+      return std::string(
+                 R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":")") +
              code + R"(","diagnostics":")" + diag + "\"}]}";
     };
     if (req.method() != http::verb::post && req.method() != http::verb::put) {
-      Respond(405, outcome("not-supported",
-                           "method_not_allowed: POST or PUT a Patient or Bundle"),
+      Respond(405,
+              outcome("not-supported",
+                      "method_not_allowed: POST or PUT a Patient or Bundle"),
               keep);
       return;
     }
     const std::string ctype(req[http::field::content_type]);
     if (ctype.find("json") == std::string::npos) {
-      Respond(415, outcome("not-supported",
-                           "media_type: send application/fhir+json"),
-              keep);
+      Respond(
+          415,
+          outcome("not-supported", "media_type: send application/fhir+json"),
+          keep);
       return;
     }
     const Ingestor::HttpAnswer a = ingestor_->IngestFhirHttp(req.body());
@@ -255,7 +261,8 @@ class HttpsSession : public std::enable_shared_from_this<HttpsSession> {
 class HttpsServer : public Server {
  public:
   HttpsServer(const HttpsListener& config, Ingestor* ingestor)
-      : config_(config), ingestor_(ingestor),
+      : config_(config),
+        ingestor_(ingestor),
         ctx_(ssl::context::tls_server),
         io_(std::make_unique<asio::io_context>()),
         acceptor_(std::make_unique<tcp::acceptor>(*io_)) {}
@@ -291,8 +298,8 @@ class HttpsServer : public Server {
         *error = "https.client_ca_file cannot be loaded: " + ec.message();
         return false;
       }
-      ctx_.set_verify_mode(
-          ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
+      ctx_.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert,
+                           ec);
     }
     if (!Bind(*io_, acceptor_.get(), config_.listen_address(), config_.port(),
               error)) {
@@ -325,9 +332,10 @@ class HttpsServer : public Server {
     acceptor_->async_accept([this](error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
       if (!ec) {
-        const uint64_t max = config_.max_body_bytes() > 0
-                                 ? static_cast<uint64_t>(config_.max_body_bytes())
-                                 : uint64_t{8} << 20;
+        const uint64_t max =
+            config_.max_body_bytes() > 0
+                ? static_cast<uint64_t>(config_.max_body_bytes())
+                : uint64_t{8} << 20;
         std::make_shared<HttpsSession>(std::move(socket), ctx_, ingestor_, max)
             ->Start();
       }
@@ -389,7 +397,8 @@ int PostJson(const std::string& url, const std::string& body,
   }
   std::string rest = url.substr(tls ? 8 : 7);
   const size_t slash = rest.find('/');
-  const std::string target = slash == std::string::npos ? "/" : rest.substr(slash);
+  const std::string target =
+      slash == std::string::npos ? "/" : rest.substr(slash);
   std::string hostport = rest.substr(0, slash);
   std::string host = hostport;
   std::string port = tls ? "443" : "80";

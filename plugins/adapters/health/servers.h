@@ -26,8 +26,7 @@ class Server {
 
 // nullptr and `error` (no secrets) when the listener cannot start.
 std::unique_ptr<Server> StartMllpServer(const MllpListener& config,
-                                        Ingestor* ingestor,
-                                        std::string* error);
+                                        Ingestor* ingestor, std::string* error);
 std::unique_ptr<Server> StartHttpsServer(const HttpsListener& config,
                                          Ingestor* ingestor,
                                          std::string* error);

@@ -35,15 +35,16 @@ int64_t LastSunday(int year, int month) {
 
 LocalTimeKind RulesToUtc(int y, int mo, int d, int h, int mi, int s,
                          int64_t* utc) {
-  const int64_t local = DaysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+  const int64_t local =
+      DaysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
   // Transitions at 01:00 UTC. Spring: local 01:00 -> 02:00 (GMT->BST).
   // Autumn: local 02:00 BST -> 01:00 GMT.
   const int64_t spring_utc = LastSunday(y, 3) * 86400 + 3600;
   const int64_t autumn_utc = LastSunday(y, 10) * 86400 + 3600;
   // In local wall-clock seconds:
-  const int64_t spring_gap_begin = spring_utc;         // 01:00 local GMT
-  const int64_t spring_gap_end = spring_utc + 3600;    // 02:00 local BST
-  const int64_t autumn_overlap_begin = autumn_utc;     // 01:00 local GMT
+  const int64_t spring_gap_begin = spring_utc;           // 01:00 local GMT
+  const int64_t spring_gap_end = spring_utc + 3600;      // 02:00 local BST
+  const int64_t autumn_overlap_begin = autumn_utc;       // 01:00 local GMT
   const int64_t autumn_overlap_end = autumn_utc + 3600;  // 02:00 local BST
   if (local >= spring_gap_begin && local < spring_gap_end) {
     return LocalTimeKind::kNonexistent;
@@ -190,8 +191,8 @@ TimeValue ParseHl7Time(std::string_view s) {
   int offset = 0;
   if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
     int oh = 0, om = 0;
-    if (!Digits(s, pos + 1, 2, &oh) || !Digits(s, pos + 3, 2, &om) ||
-        oh > 14 || om > 59) {
+    if (!Digits(s, pos + 1, 2, &oh) || !Digits(s, pos + 3, 2, &om) || oh > 14 ||
+        om > 59) {
       v.rule = "datetime_invalid";
       return v;
     }
@@ -217,9 +218,8 @@ TimeValue ParseFhirTime(std::string_view s) {
   }
   if (s.size() == 10) return v;
   int h = 0, mi = 0, sec = 0;
-  if (s[10] != 'T' || !Digits(s, 11, 2, &h) || s.size() < 19 ||
-      s[13] != ':' || !Digits(s, 14, 2, &mi) || s[16] != ':' ||
-      !Digits(s, 17, 2, &sec)) {
+  if (s[10] != 'T' || !Digits(s, 11, 2, &h) || s.size() < 19 || s[13] != ':' ||
+      !Digits(s, 14, 2, &mi) || s[16] != ':' || !Digits(s, 17, 2, &sec)) {
     v.rule = "datetime_invalid";
     return v;
   }

@@ -196,8 +196,12 @@ TEST(Hl7, MllpDeframerSplitsAndJoins) {
   EXPECT_THAT(out, ::testing::ElementsAre("MSH|one", "MSH|two"));
   // 0x1C not followed by CR is data.
   out.clear();
-  ASSERT_TRUE(d.Feed(std::string("\x0b" "a\x1c" "b\x1c\r"), &out));
-  EXPECT_THAT(out, ::testing::ElementsAre(std::string("a\x1c" "b")));
+  ASSERT_TRUE(d.Feed(std::string("\x0b"
+                                 "a\x1c"
+                                 "b\x1c\r"),
+                     &out));
+  EXPECT_THAT(out, ::testing::ElementsAre(std::string("a\x1c"
+                                                      "b")));
   EXPECT_FALSE(d.Feed("\x0b" + std::string(200, 'x'), &out));
 }
 
@@ -209,15 +213,16 @@ class IngestTest : public ::testing::Test {
     std::string error;
     state_ = IdentityState::Open(":memory:", &error);
     ASSERT_NE(state_, nullptr) << error;
-    ingestor_ = std::make_unique<Ingestor>(TestConfig(), state_.get(),
-                                           gateway_.Fn());
+    ingestor_ =
+        std::make_unique<Ingestor>(TestConfig(), state_.get(), gateway_.Fn());
     ingestor_->set_clock([] { return int64_t{1772442900}; });
   }
 
   // Golden: the report and every accepted envelope, as JSON. Set
   // EHX_UPDATE_GOLDEN=1 to rewrite the files.
   void Golden(const std::string& fixture, const IngestReport& report) {
-    std::string got = "{\n\"report\": " + ToJson(report) + ",\n\"published\": [";
+    std::string got =
+        "{\n\"report\": " + ToJson(report) + ",\n\"published\": [";
     for (size_t i = 0; i < gateway_.accepted.size(); ++i) {
       got += (i ? ",\n" : "\n") + ToJson(gateway_.accepted[i]);
     }
@@ -289,8 +294,8 @@ TEST_F(IngestTest, GoldenFhirBundleBadRecordsDoNotStopTheRest) {
 }
 
 TEST_F(IngestTest, GoldenHl7Latin1A04) {
-  const IngestReport r = ingestor_->Ingest("adt_a04_latin1.hl7",
-                                           Fixture("adt_a04_latin1.hl7"));
+  const IngestReport r =
+      ingestor_->Ingest("adt_a04_latin1.hl7", Fixture("adt_a04_latin1.hl7"));
   ASSERT_EQ(r.records_published(), 1) << ToJson(r);
   const cv1::Person& p = gateway_.accepted[0].person_update().person();
   EXPECT_EQ(p.legal_name().given(), "Zoë");
@@ -315,7 +320,8 @@ TEST_F(IngestTest, GoldenHl7BatchWithGuardMergeAndErrors) {
   EXPECT_TRUE(guard->flagged_only());
   const cv1::Person& p0 = gateway_.accepted[0].person_update().person();
   EXPECT_EQ(p0.identifiers(0).value(), "9990000018");
-  EXPECT_EQ(p0.identifiers(0).verification(), cv1::VERIFICATION_STATUS_VERIFIED);
+  EXPECT_EQ(p0.identifiers(0).verification(),
+            cv1::VERIFICATION_STATUS_VERIFIED);
   // \F\ and \X..\ decoded.
   const cv1::Person& p1 = gateway_.accepted[1].person_update().person();
   EXPECT_EQ(p1.legal_name().family(), "Wiśniewski");
@@ -385,8 +391,8 @@ TEST_F(IngestTest, NoPersonalDataInReportsOrAcks) {
 
 TEST_F(IngestTest, UnparseableInputsAreRejectedWhole) {
   for (const std::string bad :
-       {std::string("{\"resourceType\":\"Patient\",\"id\":"), std::string("hello"),
-        std::string("{\"resourceType\":\"Observation\"}"),
+       {std::string("{\"resourceType\":\"Patient\",\"id\":"),
+        std::string("hello"), std::string("{\"resourceType\":\"Observation\"}"),
         std::string(100, '[') + std::string(100, ']'),
         std::string("{\"a\":") + std::string(5000, '[')}) {
     const IngestReport r = ingestor_->Ingest("bad", bad);
@@ -412,8 +418,8 @@ TEST_F(IngestTest, RefusedRecordGetsTheGatewayRuleAndTheRestGoesOn) {
 }
 
 TEST_F(IngestTest, AcksNameTheProblem) {
-  const std::string ok = ingestor_->IngestHl7Message(
-      Fixture("adt_a04_latin1.hl7"), nullptr);
+  const std::string ok =
+      ingestor_->IngestHl7Message(Fixture("adt_a04_latin1.hl7"), nullptr);
   EXPECT_THAT(ok, HasSubstr("\rMSA|AA|MSG-A04-0001|accepted\r"));
   EXPECT_THAT(ok, HasSubstr("|ACK^A04^ACK|"));
   const std::string bad = ingestor_->IngestHl7Message(
@@ -430,8 +436,8 @@ TEST_F(IngestTest, AcksNameTheProblem) {
   const std::string garbage = ingestor_->IngestHl7Message("garbage", nullptr);
   EXPECT_THAT(garbage, HasSubstr("MSA|AR||hl7_no_msh"));
   gateway_.unavailable = true;
-  const std::string later = ingestor_->IngestHl7Message(
-      Fixture("adt_a04_latin1.hl7"), nullptr);
+  const std::string later =
+      ingestor_->IngestHl7Message(Fixture("adt_a04_latin1.hl7"), nullptr);
   EXPECT_THAT(later, HasSubstr("MSA|AR|MSG-A04-0001|gateway_unavailable"));
 }
 
@@ -469,8 +475,7 @@ TEST(FhirHttp, StatusCodesAndOperationOutcome) {
   EXPECT_THAT(a.body, HasSubstr("\"resourceType\": \"OperationOutcome\""));
   a = in.IngestFhirHttp(Fixture("bundle_mixed.json"));
   EXPECT_EQ(a.status, 422);
-  EXPECT_THAT(a.body,
-              HasSubstr("\"Bundle.entry[5].resource.id\""));
+  EXPECT_THAT(a.body, HasSubstr("\"Bundle.entry[5].resource.id\""));
   EXPECT_THAT(a.body, HasSubstr("required: Patient.id is required"));
   a = in.IngestFhirHttp("not json");
   EXPECT_EQ(a.status, 400);

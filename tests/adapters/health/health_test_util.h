@@ -14,9 +14,9 @@
 namespace ehx::adapters::health::testing {
 
 inline std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(EHX_SOURCE_DIR) +
-                       "/tests/adapters/health/fixtures/" + name,
-                   std::ios::binary);
+  std::ifstream in(
+      std::string(EHX_SOURCE_DIR) + "/tests/adapters/health/fixtures/" + name,
+      std::ios::binary);
   std::stringstream s;
   s << in.rdbuf();
   return s.str();

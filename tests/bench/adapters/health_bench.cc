@@ -47,13 +47,16 @@ int main(int argc, char** argv) {
   for (int i = 0; i < n; ++i) {
     std::string m =
         "MSH|^~\\&|PAS|RXX01|ROUTE|EHX|20260302091500+0000||ADT^A08^ADT_A01|"
-        "MSG" + std::to_string(i) +
+        "MSG" +
+        std::to_string(i) +
         "|P|2.4|||AL|NE|GBR|UNICODE UTF-8\rEVN|A08|20260302091500+0000\r"
-        "PID|1||" + NhsNumber(i) + "^^^NHS^NH~PAS" + std::to_string(i) +
+        "PID|1||" +
+        NhsNumber(i) + "^^^NHS^NH~PAS" + std::to_string(i) +
         "^^^RXX01^PI||Wiśniewski-O'Brien^Zoë^Renée^^Miss^^L||20241027|F|||"
         "Flat 2\\T\\3^14 Mill Lane^Stockton-on-Tees^County Durham^TS18 1AA^GB"
         "^H||01642 000000^PRN^PH|||||||||||||||||||NSTS01\r"
-        "PV1|1|N||||||||||||||||||EH-2026-" + std::to_string(100000 + i) + "\r";
+        "PV1|1|N||||||||||||||||||EH-2026-" +
+        std::to_string(100000 + i) + "\r";
     hl7_bytes += m.size();
     msgs.push_back(std::move(m));
   }
@@ -94,7 +97,8 @@ int main(int argc, char** argv) {
         {{"resource",
           {{"resourceType", "Patient"},
            {"id", "hv-" + std::to_string(i)},
-           {"meta", {{"versionId", "1"}, {"lastUpdated", "2026-03-02T09:15:00Z"}}},
+           {"meta",
+            {{"versionId", "1"}, {"lastUpdated", "2026-03-02T09:15:00Z"}}},
            {"extension",
             {{{"url", "urn:ehx:fhir:extension:case-ref"},
               {"valueString", "EH-2026-" + std::to_string(100000 + i)}}}},
@@ -102,8 +106,9 @@ int main(int argc, char** argv) {
             {{{"system", "https://fhir.nhs.uk/Id/nhs-number"},
               {"value", NhsNumber(i)},
               {"extension",
-               {{{"url", "https://fhir.hl7.org.uk/StructureDefinition/"
-                         "Extension-UKCore-NHSNumberVerificationStatus"},
+               {{{"url",
+                  "https://fhir.hl7.org.uk/StructureDefinition/"
+                  "Extension-UKCore-NHSNumberVerificationStatus"},
                  {"valueCodeableConcept",
                   {{"coding", {{{"code", "01"}}}}}}}}}}}},
            {"name",
@@ -134,8 +139,8 @@ int main(int argc, char** argv) {
   }
   const double fmb = body.size() / 1e6;
   std::printf("fhir: %d patients, %.2f MB\n", n, fmb);
-  std::printf("fhir_json_parse_only: %.0f records/s, %.1f MB/s\n",
-              n / jparse_s, fmb / jparse_s);
+  std::printf("fhir_json_parse_only: %.0f records/s, %.1f MB/s\n", n / jparse_s,
+              fmb / jparse_s);
   std::printf("fhir_parse_map: %.0f records/s, %.1f MB/s\n", n / fmap_s,
               fmb / fmap_s);
   std::printf("health_mapping_vs_parse_ratio=%.2f\n", fmap_s / jparse_s);

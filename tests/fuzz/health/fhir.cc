@@ -20,9 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (*c->mutable_case_ref_by_local_id())["p1"] = "EH-1";
     return c;
   }();
-  Ingestor ingestor(*config, nullptr, [](const Envelope&) {
-    return ehx::sdk::PublishResult{};
-  });
+  Ingestor ingestor(*config, nullptr,
+                    [](const Envelope&) { return ehx::sdk::PublishResult{}; });
   ingestor.IngestFhirHttp(in);
   return 0;
 }

@@ -1,10 +1,11 @@
 // libFuzzer target: HL7 v2 parsing, escapes, charsets, MLLP deframing, ADT
 // mapping, ACK building and the ingest pipeline (publish faked).
+#include "hl7.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
-#include "hl7.h"
 #include "ingestor.h"
 #include "mapping.h"
 
@@ -31,9 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (*c->mutable_case_ref_by_nhs_number())["9990000018"] = "EH-1";
     return c;
   }();
-  Ingestor ingestor(*config, nullptr, [](const Envelope&) {
-    return ehx::sdk::PublishResult{};
-  });
+  Ingestor ingestor(*config, nullptr,
+                    [](const Envelope&) { return ehx::sdk::PublishResult{}; });
   ingestor.set_clock([] { return int64_t{1767225600}; });
   ingestor.IngestHl7Message(in, nullptr);
   if (!in.empty() && in[0] != '{') ingestor.Ingest("fuzz", in);

@@ -19,8 +19,9 @@ class AuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::random_device rd;
-    dir_ = fs::temp_directory_path() /
-           ("ehx-audit-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
+    dir_ =
+        fs::temp_directory_path() /
+        ("ehx-audit-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
     fs::create_directories(dir_);
     db_ = (dir_ / "a.db").string();
     auto key = SigningKey::LoadOrCreate((dir_ / "audit.key").string(), true);
@@ -36,20 +37,21 @@ class AuditTest : public ::testing::Test {
     ASSERT_TRUE(s.ok());
     AuditLog log(key_, every);
     ASSERT_TRUE((*s)->WriteNow([&](store::Txn& t) -> absl::Status {
-      absl::Status st = EnsureSchema(t);
-      for (int i = 0; i < n && st.ok(); ++i) {
-        AuditRecord r;
-        r.set_at_ms(1700000000000 + i);
-        r.set_actor(i % 2 ? "early-help" : "school-oakfield");
-        r.set_action(i % 3 ? "accept" : "deliver");
-        r.set_record_type("EVENT_TYPE_CAF_NOTIFICATION");
-        r.set_case_pseudo("a1b2c3d4e5f6");
-        r.set_decision("allowed");
-        r.set_message_id("01M8" + std::to_string(i));
-        st = log.Append(t, r);
-      }
-      return st;
-    }).ok());
+                      absl::Status st = EnsureSchema(t);
+                      for (int i = 0; i < n && st.ok(); ++i) {
+                        AuditRecord r;
+                        r.set_at_ms(1700000000000 + i);
+                        r.set_actor(i % 2 ? "early-help" : "school-oakfield");
+                        r.set_action(i % 3 ? "accept" : "deliver");
+                        r.set_record_type("EVENT_TYPE_CAF_NOTIFICATION");
+                        r.set_case_pseudo("a1b2c3d4e5f6");
+                        r.set_decision("allowed");
+                        r.set_message_id("01M8" + std::to_string(i));
+                        st = log.Append(t, r);
+                      }
+                      return st;
+                    })
+                    .ok());
   }
 
   void Exec(const std::string& sql) {
@@ -86,7 +88,8 @@ class AuditTest : public ::testing::Test {
     sqlite3_stmt* s;
     sqlite3_prepare_v2(db, "UPDATE audit_log SET record=? WHERE seq=?", -1, &s,
                        nullptr);
-    sqlite3_bind_blob(s, 1, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(s, 1, b.data(), static_cast<int>(b.size()),
+                      SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, seq);
     ASSERT_EQ(sqlite3_step(s), SQLITE_DONE);
     sqlite3_finalize(s);
@@ -200,9 +203,9 @@ TEST_F(AuditTest, VerifiesAtLeast100kRecordsPerSecond) {
   Fill(100000, 1000);
   const auto t0 = std::chrono::steady_clock::now();
   VerifyResult r = Verify();
-  const double s = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - t0)
-                       .count();
+  const double s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   EXPECT_TRUE(r.ok);
   std::printf("audit verify: %lld records in %.3f s = %.0f records/s\n",
               static_cast<long long>(r.records), s, r.records / s);

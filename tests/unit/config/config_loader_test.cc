@@ -61,30 +61,35 @@ TEST(ConfigLoaderTest, CrossFieldRules) {
 listen: "0.0.0.0:7443"
 dev_plaintext: true
 store: {sqlite_path: x.db}
-)").find("listen: dev_plaintext is allowed on loopback only"),
+)")
+                .find("listen: dev_plaintext is allowed on loopback only"),
             std::string::npos);
   EXPECT_NE(Error(R"(
 listen: "127.0.0.1:0"
 store: {sqlite_path: x.db}
-)").find("tls.ca_file: required unless dev_plaintext"),
+)")
+                .find("tls.ca_file: required unless dev_plaintext"),
             std::string::npos);
-  EXPECT_NE(Error(std::string(kMinimal) +
-                  "  - {event_type: EVENT_TYPE_CAF_NOTIFICATION, to: [nobody]}\n")
-                .find("routes[1].to[0]: unknown agency"),
-            std::string::npos);
+  EXPECT_NE(
+      Error(std::string(kMinimal) +
+            "  - {event_type: EVENT_TYPE_CAF_NOTIFICATION, to: [nobody]}\n")
+          .find("routes[1].to[0]: unknown agency"),
+      std::string::npos);
   EXPECT_NE(Error(R"(
 listen: "127.0.0.1:0"
 dev_plaintext: true
 store: {sqlite_path: x.db}
 agencies: [{id: Early_Help, role: AGENCY_ROLE_EARLY_HELP}]
-)").find("agencies[0].id"),
+)")
+                .find("agencies[0].id"),
             std::string::npos);
   EXPECT_NE(Error(R"(
 listen: "127.0.0.1:0"
 dev_plaintext: true
 store: {sqlite_path: x.db}
 agencies: [{id: a, role: AGENCY_ROLE_SCHOOL}, {id: a, role: AGENCY_ROLE_SCHOOL}]
-)").find("duplicate agency id"),
+)")
+                .find("duplicate agency id"),
             std::string::npos);
 }
 
@@ -95,9 +100,9 @@ TEST(ConfigLoaderTest, YamlSyntaxErrorsGiveLineAndColumn) {
 
 TEST(YamlProtoTest, StructTakesAnyMapping) {
   google::protobuf::Struct s;
-  ASSERT_TRUE(YamlToMessage(YAML::Load("{a: 1, b: [x, true], c: {d: null}}"),
-                            "", &s)
-                  .ok());
+  ASSERT_TRUE(
+      YamlToMessage(YAML::Load("{a: 1, b: [x, true], c: {d: null}}"), "", &s)
+          .ok());
   EXPECT_EQ(s.fields().at("a").number_value(), 1);
   EXPECT_EQ(s.fields().at("b").list_value().values(0).string_value(), "x");
   EXPECT_TRUE(s.fields().at("b").list_value().values(1).bool_value());

@@ -58,8 +58,9 @@ inline std::string AgencyFor(const std::string& role) {
 }
 
 // The default policy (deploy/config/policy.yaml, which grants the four demo
-// agencies) with the demo agencies and one granted agency per role ("role-school", ...), plus "new-school"
-// (registered, not granted) and "old-health" (granted, decommissioned).
+// agencies) with the demo agencies and one granted agency per role
+// ("role-school", ...), plus "new-school" (registered, not granted) and
+// "old-health" (granted, decommissioned).
 inline ehx::config::v1::GatewayConfig DefaultPolicyConfig() {
   ehx::config::v1::GatewayConfig c =
       ParseYamlFile(Src("deploy/config/policy.yaml"));
@@ -89,13 +90,16 @@ inline ehx::config::v1::GatewayConfig DefaultPolicyConfig() {
 
 // Reads an Envelope from protobuf JSON: a plain envelope, or a conformance
 // file {"description": ..., "envelope": {...}}.
-inline ehx::exchange::v1::Envelope LoadEnvelope(const std::filesystem::path& p) {
+inline ehx::exchange::v1::Envelope LoadEnvelope(
+    const std::filesystem::path& p) {
   std::string json = Slurp(p);
   google::protobuf::Struct top;
   if (google::protobuf::util::JsonStringToMessage(json, &top).ok() &&
       top.fields().count("envelope")) {
     std::string inner;
-    if (google::protobuf::util::MessageToJsonString(top.fields().at("envelope"), &inner).ok()) {
+    if (google::protobuf::util::MessageToJsonString(top.fields().at("envelope"),
+                                                    &inner)
+            .ok()) {
       json = inner;
     }
   }

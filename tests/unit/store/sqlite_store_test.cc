@@ -144,8 +144,9 @@ class StoreTest : public ::testing::Test {
  protected:
   StoreTest() {
     std::random_device rd;
-    dir_ = fs::temp_directory_path() /
-           ("ehx-store-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
+    dir_ =
+        fs::temp_directory_path() /
+        ("ehx-store-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
     fs::create_directories(dir_);
   }
   ~StoreTest() override { fs::remove_all(dir_); }
@@ -245,9 +246,11 @@ TEST_F(StoreTest, FsyncFailureRefusesFurtherWritesAndLosesNothingAcked) {
   StoreOptions o;
   o.vfs = "ehx-failing-sync";
   auto s = Open(o);
-  ASSERT_TRUE(WriteSync(s.get(), [](Txn& t) { return InsertMeta(t, "a"); }).ok());
+  ASSERT_TRUE(
+      WriteSync(s.get(), [](Txn& t) { return InsertMeta(t, "a"); }).ok());
   g_fail_sync = true;
-  absl::Status st = WriteSync(s.get(), [](Txn& t) { return InsertMeta(t, "b"); });
+  absl::Status st =
+      WriteSync(s.get(), [](Txn& t) { return InsertMeta(t, "b"); });
   g_fail_sync = false;
   EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable) << st;
   EXPECT_FALSE(s->health().ok());
@@ -258,12 +261,15 @@ TEST_F(StoreTest, FsyncFailureRefusesFurtherWritesAndLosesNothingAcked) {
   auto again = Open();
   ASSERT_TRUE(again->health().ok());
   int64_t a = 0;
-  ASSERT_TRUE(again->Read([&](Txn& t) -> absl::Status {
-                     auto q = t.Prepare("SELECT count(*) FROM meta WHERE key='a'");
-                     (*q)->Step().IgnoreError();
-                     a = (*q)->Int(0);
-                     return absl::OkStatus();
-                   }).ok());
+  ASSERT_TRUE(again
+                  ->Read([&](Txn& t) -> absl::Status {
+                    auto q =
+                        t.Prepare("SELECT count(*) FROM meta WHERE key='a'");
+                    (*q)->Step().IgnoreError();
+                    a = (*q)->Int(0);
+                    return absl::OkStatus();
+                  })
+                  .ok());
   EXPECT_EQ(a, 1) << "an acknowledged write was lost";
 }
 
