@@ -1,12 +1,14 @@
 // The MLLP and HTTPS listeners on loopback, port 0, with port files.
+// clang-format off
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without <utility>.
 #include <utility>
+// clang-format on
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -54,10 +56,11 @@ TEST(MllpServerTest, AcksFramesSplitAndJoined) {
 
   asio::io_context io;
   tcp::socket sock(io);
-  sock.connect({asio::ip::make_address("127.0.0.1"),
-                static_cast<unsigned short>(port)});
+  sock.connect(
+      {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
   const std::string a04 = hl7::MllpFrame(Fixture("adt_a04_latin1.hl7"));
-  const std::string bad = hl7::MllpFrame("MSH|^~\\&|A|B|C|D|20260101000000+0000||ADT^A01|X1|P|2.4\r");
+  const std::string bad = hl7::MllpFrame(
+      "MSH|^~\\&|A|B|C|D|20260101000000+0000||ADT^A01|X1|P|2.4\r");
   // First frame split in two writes, then the tail and a second frame
   // together.
   asio::write(sock, asio::buffer(a04.substr(0, 10)));
@@ -80,9 +83,9 @@ TEST(MllpServerTest, AcksFramesSplitAndJoined) {
   // The listener is gone.
   tcp::socket again(io);
   boost::system::error_code ec;
-  again.connect({asio::ip::make_address("127.0.0.1"),
-                 static_cast<unsigned short>(port)},
-                ec);
+  again.connect(
+      {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)},
+      ec);
   EXPECT_TRUE(ec);
 }
 
@@ -94,14 +97,16 @@ class HttpsServerTest : public ::testing::Test {
     const std::string d = *dir_;
     // A throwaway CA, server and client certificate (loopback only).
     const std::string cmd =
-        "cd '" + d + "' && "
+        "cd '" + d +
+        "' && "
         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
         "-keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca 2>/dev/null && "
         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
         "-keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null && "
         "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext && "
         "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
-        "-CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null && "
+        "-CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null "
+        "&& "
         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
         "-keyout client.key -out client.csr -subj /CN=hv-client 2>/dev/null && "
         "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key "
