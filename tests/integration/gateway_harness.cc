@@ -111,7 +111,7 @@ bool GatewayProcess::Start() {
     dup2(fileno(stderr), fileno(stdout));
     const std::string conf = (dir_ / "gateway.yaml").string();
     execl(bin.c_str(), bin.c_str(), "--config", conf.c_str(), "--log-level",
-          "warn", nullptr);
+          log_level_.c_str(), nullptr);
     _exit(127);
   }
   const auto deadline =

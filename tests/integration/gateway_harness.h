@@ -50,6 +50,9 @@ class GatewayProcess {
   int Stop();
   bool running() const { return pid_ > 0; }
 
+  // The gateway's --log-level for the next Start() ("warn" by default).
+  void set_log_level(std::string level) { log_level_ = std::move(level); }
+
   int port() const { return port_; }
   int admin_port() const { return admin_port_; }
   std::string log() const;
@@ -69,6 +72,7 @@ class GatewayProcess {
   std::filesystem::path dir_;
   std::string body_;
   pid_t pid_ = -1;
+  std::string log_level_ = "warn";
   std::atomic<int> port_{0}, admin_port_{0};
 };
 

@@ -214,6 +214,15 @@ void GatewayCore::Publish(std::string sender, Envelope env,
     for (const auto& fv : violations) {
       v.emplace_back(fv.field, absl::StrCat(fv.rule, ": ", fv.description));
     }
+    if (spdlog::should_log(spdlog::level::debug)) {
+      std::string rules;
+      for (const auto& fv : violations) {
+        absl::StrAppend(&rules, rules.empty() ? "" : ",", fv.field, ":",
+                        fv.rule);
+      }
+      spdlog::debug("refused sender={} case={} violations={}", sender,
+                    Pseudonym(env.case_ref()), rules);
+    }
     done(InvalidArgumentWithViolations(
         absl::StrCat("envelope refused: ", violations.size(),
                      " field violation(s); first: ", violations[0].field, " (",
@@ -337,6 +346,10 @@ void GatewayCore::Publish(std::string sender, Envelope env,
           return;
         }
         if (!receipt->duplicate()) Notify(*recipients);
+        // Identifiers in logs: agency ids, message ids, pseudonyms only.
+        spdlog::debug("accepted message={} duplicate={} recipients={}",
+                      receipt->message_id(), receipt->duplicate(),
+                      absl::StrJoin(receipt->recipients(), ","));
         done(*receipt);
       });
 }
@@ -412,6 +425,11 @@ void GatewayCore::Fetch(std::string agency, int max, int lease_seconds,
       return;
     }
     if (!withdrawn.empty()) Withdraw(agency, std::move(withdrawn));
+    if (!out.empty()) {
+      spdlog::debug("leased {} delivery(ies) to {} (first message={} case={})",
+                    out.size(), agency, out[0].envelope().message_id(),
+                    Pseudonym(out[0].envelope().case_ref()));
+    }
     done(std::move(out));
   });
 }
@@ -591,6 +609,7 @@ void GatewayCore::Ack(std::string agency, std::vector<AckItem> items,
           return;
         }
         Notify(*notify);
+        spdlog::debug("ack from {}: {} applied", agency, *applied);
         done(*applied);
       });
 }

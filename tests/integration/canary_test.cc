@@ -1,0 +1,155 @@
+// Canary test (issue 4, section 3): distinctive names and NHS numbers sent
+// through the real gateway must never appear in its log, in error text or
+// in the audit trail.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ehx/audit/v1/audit.pb.h"
+#include "gateway_harness.h"
+
+namespace ehx::testing {
+namespace {
+
+using ehx::exchange::v1::Envelope;
+
+// NHS numbers from the 999 test range with a correct Modulus 11 check digit.
+std::vector<std::string> ValidNhsNumbers(int n) {
+  std::vector<std::string> out;
+  for (int stem = 123457; static_cast<int>(out.size()) < n; stem += 7) {
+    std::string s = "999" + std::to_string(stem);
+    int sum = 0;
+    for (int i = 0; i < 9; ++i) sum += (s[i] - '0') * (10 - i);
+    int check = 11 - sum % 11;
+    if (check == 11) check = 0;
+    if (check == 10) continue;
+    out.push_back(s + std::to_string(check));
+  }
+  return out;
+}
+
+TEST(CanaryTest, NamesAndNhsNumbersNeverReachLogsErrorsOrAudit) {
+  TempDir dir;
+  GatewayProcess gw(dir.path(), DemoAgenciesAndRoutes());
+  gw.set_log_level("debug");
+  ASSERT_TRUE(gw.Start()) << gw.log();
+  const Envelope templ =
+      LoadEnvelope(DemoMessages() / "02-caf-notification.json");
+  ASSERT_GT(templ.caf_notification().children_size(), 0);
+  const std::vector<std::string> nhs = ValidNhsNumbers(200);
+  std::vector<std::string> canaries;
+  auto stub = gw.Exchange("early-help");
+  std::string error_text;
+  for (int i = 0; i < 220; ++i) {
+    Envelope e = templ;
+    e.set_idempotency_key("canary-" + std::to_string(i));
+    e.set_case_ref("EH-CANARY-" + std::to_string(i % 9));
+    auto* child = e.mutable_caf_notification()->mutable_children(0);
+    const std::string given = "Qzanary" + std::to_string(1000 + i) + "ë";
+    const std::string family = "Wiśniewski-Kx" + std::to_string(7000 + i);
+    child->mutable_legal_name()->set_given(given);
+    child->mutable_legal_name()->set_family(family);
+    canaries.push_back(given);
+    canaries.push_back(family);
+    std::string number;
+    if (i < 200) {
+      number = nhs[i];
+    } else {
+      // 20 with a broken check digit: refused, and the refusal must not
+      // quote the number or the name.
+      number = nhs[i - 200];
+      number.back() = static_cast<char>('0' + (number.back() - '0' + 1) % 10);
+    }
+    canaries.push_back(number);
+    bool set = false;
+    for (auto& id : *child->mutable_identifiers()) {
+      if (id.system() == "https://fhir.nhs.uk/Id/nhs-number") {
+        id.set_value(number);
+        set = true;
+      }
+    }
+    ASSERT_TRUE(set) << "template child has no NHS number";
+    ehx::exchange::v1::PublishRequest req;
+    *req.mutable_envelope() = e;
+    ehx::exchange::v1::PublishReceipt r;
+    grpc::ClientContext ctx;
+    grpc::Status st = stub->Publish(&ctx, req, &r);
+    if (i < 200) {
+      ASSERT_TRUE(st.ok()) << i << ": " << st.error_message();
+    } else {
+      ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+      error_text += st.error_message() + "\n" + st.error_details() + "\n";
+    }
+  }
+  // Deliver and ack everything the school gets (delivery paths log too).
+  auto school = gw.Exchange("school-oakfield");
+  for (int round = 0; round < 100; ++round) {
+    ehx::exchange::v1::FetchRequest fr;
+    fr.set_max_messages(100);
+    ehx::exchange::v1::FetchResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(school->Fetch(&ctx, fr, &resp).ok());
+    if (resp.deliveries().empty()) break;
+    ehx::exchange::v1::AckRequest a;
+    for (const auto& d : resp.deliveries()) {
+      auto* item = a.add_items();
+      item->set_delivery_id(d.delivery_id());
+      item->set_ok(true);
+    }
+    ehx::exchange::v1::AckResponse ar;
+    grpc::ClientContext actx;
+    ASSERT_TRUE(school->Ack(&actx, a, &ar).ok());
+  }
+  ASSERT_EQ(gw.Stop(), 0);
+
+  // The audit trail, decoded.
+  std::string audit_text;
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir.path() / "ehx.db").c_str(), &db,
+                            SQLITE_OPEN_READONLY, nullptr),
+            SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT record FROM audit_log", -1, &s,
+                               nullptr),
+            SQLITE_OK);
+  int records = 0;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    ehx::audit::v1::AuditRecord r;
+    ASSERT_TRUE(r.ParseFromArray(sqlite3_column_blob(s, 0),
+                                 sqlite3_column_bytes(s, 0)));
+    audit_text += r.DebugString();
+    ++records;
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  ASSERT_GT(records, 200);
+
+  const std::string log = gw.log();
+  ASSERT_FALSE(log.empty()) << "debug logging produced nothing to search";
+  int hits = 0;
+  for (const auto& c : canaries) {
+    if (log.find(c) != std::string::npos) {
+      ADD_FAILURE() << "canary in gateway log";
+      ++hits;
+    }
+    if (error_text.find(c) != std::string::npos) {
+      ADD_FAILURE() << "canary in error text";
+      ++hits;
+    }
+    if (audit_text.find(c) != std::string::npos) {
+      ADD_FAILURE() << "canary in audit trail";
+      ++hits;
+    }
+  }
+  EXPECT_EQ(hits, 0);
+  std::printf("canary: %zu canaries, %zu log bytes, %d audit records, 0 hits "
+              "expected, %d found\n",
+              canaries.size(), log.size(), records, hits);
+}
+
+}  // namespace
+}  // namespace ehx::testing
