@@ -453,6 +453,43 @@ TEST_F(GatewayTest, MalformedCorpusRefusedWithFieldAndRuleNothingStored) {
   for (const auto& m : gs.mailboxes()) EXPECT_EQ(m.queued(), 0);
 }
 
+// An agency over its publish rate quota is refused with RESOURCE_EXHAUSTED
+// while another agency publishing at the same time is unaffected.
+TEST_F(GatewayTest, PublishRateQuotaIsPerAgency) {
+  std::string body = DemoAgenciesAndRoutes();
+  const std::string eh =
+      "{id: early-help, name: \"Early Help\", role: AGENCY_ROLE_EARLY_HELP}";
+  ASSERT_NE(body.find(eh), std::string::npos);
+  body.replace(body.find(eh), eh.size(),
+               "{id: early-help, name: \"Early Help\", role: "
+               "AGENCY_ROLE_EARLY_HELP, publish_rate_per_second: 2, "
+               "publish_burst: 5}");
+  gw_ = std::make_unique<GatewayProcess>(dir_.path(), body);
+  ASSERT_TRUE(gw_->Start()) << gw_->log();
+  int ok = 0, exhausted = 0, other_ok = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
+    PublishReceipt r;
+    grpc::Status st =
+        Publish(*gw_, "early-help", Caf("q-" + std::to_string(i), "EH-Q"), &r);
+    if (st.ok()) ++ok;
+    if (st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) ++exhausted;
+    // The school has no quota: its publishes all go through meanwhile.
+    grpc::Status other = Publish(*gw_, "school-oakfield",
+                                 Caf("qs-" + std::to_string(i), "EH-Q2"), &r);
+    if (other.ok()) ++other_ok;
+  }
+  const double elapsed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  EXPECT_GE(ok, 5);  // the burst
+  // Burst 5 plus 2 per second of the loop's own duration (whatever the load).
+  EXPECT_LE(ok, 5 + static_cast<int>(2 * elapsed_s) + 1);
+  EXPECT_GT(exhausted, 0);
+  EXPECT_EQ(ok + exhausted, 20);
+  EXPECT_EQ(other_ok, 20);
+}
+
 // The audit trail of a real run verifies offline, and an edit is caught.
 TEST_F(GatewayTest, AuditTrailVerifiesOfflineAndCatchesTampering) {
   StartWith("");

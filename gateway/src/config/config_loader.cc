@@ -82,6 +82,11 @@ absl::Status ValidateConfig(const GatewayConfig& c) {
     if (a.role() == ehx::config::v1::AGENCY_ROLE_UNSPECIFIED) {
       return Bad(path + ".role", "required");
     }
+    if (a.publish_rate_per_second() < 0) {
+      return Bad(path + ".publish_rate_per_second", "must be >= 0");
+    }
+    if (a.publish_burst() < 0)
+      return Bad(path + ".publish_burst", "must be >= 0");
   }
   const auto* event_enum = ehx::exchange::v1::EventType_descriptor();
   for (int i = 0; i < c.routes_size(); ++i) {

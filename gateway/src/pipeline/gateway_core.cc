@@ -163,6 +163,31 @@ void GatewayCore::Shutdown() {
   if (store_) store_->Close();
 }
 
+bool GatewayCore::TakeToken(const std::string& agency) {
+  std::lock_guard<std::mutex> l(quota_mu_);
+  auto it = buckets_.find(agency);
+  if (it == buckets_.end()) {
+    Bucket b;
+    for (const auto& a : config_.agencies()) {
+      if (a.id() == agency) {
+        b.rate = a.publish_rate_per_second();
+        b.burst = a.publish_burst() > 0 ? a.publish_burst() : b.rate;
+      }
+    }
+    b.tokens = b.burst;
+    b.last_ms = clock_();
+    it = buckets_.emplace(agency, b).first;
+  }
+  Bucket& b = it->second;
+  if (b.rate <= 0) return true;  // unlimited
+  const int64_t now = clock_();
+  b.tokens = std::min(b.burst, b.tokens + (now - b.last_ms) * b.rate / 1000.0);
+  b.last_ms = now;
+  if (b.tokens < 1.0) return false;
+  b.tokens -= 1.0;
+  return true;
+}
+
 bool GatewayCore::IsActiveAgency(const std::string& agency) const {
   return router_.IsActive(agency);
 }
@@ -188,6 +213,12 @@ void GatewayCore::Publish(std::string sender, Envelope env,
   if (!router_.IsActive(sender)) {
     done(absl::PermissionDeniedError(
         "sender agency is not registered or is decommissioned"));
+    return;
+  }
+  if (!TakeToken(sender)) {
+    spdlog::debug("quota: publish rate exceeded by {}", sender);
+    done(absl::ResourceExhaustedError(
+        "publish rate quota exceeded for this agency; retry with backoff"));
     return;
   }
   if (!env.sender_agency().empty() && env.sender_agency() != sender) {

@@ -149,6 +149,16 @@ class GatewayCore : public Exchange {
   };
   std::map<std::string, std::map<uint64_t, Tombstone>> tombstones_;
 
+  // Per-agency publish rate quotas (token buckets).
+  struct Bucket {
+    double rate = 0, burst = 0, tokens = 0;
+    int64_t last_ms = 0;
+  };
+  std::mutex quota_mu_;
+  std::map<std::string, Bucket> buckets_;
+  // True if `agency` may publish one more message now.
+  bool TakeToken(const std::string& agency);
+
   std::mutex watch_mu_;
   std::map<uint64_t, std::pair<std::string, std::function<void()>>> watchers_;
   uint64_t next_token_ = 1;
