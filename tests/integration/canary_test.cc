@@ -113,9 +113,9 @@ TEST(CanaryTest, NamesAndNhsNumbersNeverReachLogsErrorsOrAudit) {
                             SQLITE_OPEN_READONLY, nullptr),
             SQLITE_OK);
   sqlite3_stmt* s = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT record FROM audit_log", -1, &s,
-                               nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db, "SELECT record FROM audit_log", -1, &s, nullptr),
+      SQLITE_OK);
   int records = 0;
   while (sqlite3_step(s) == SQLITE_ROW) {
     ehx::audit::v1::AuditRecord r;
@@ -146,9 +146,10 @@ TEST(CanaryTest, NamesAndNhsNumbersNeverReachLogsErrorsOrAudit) {
     }
   }
   EXPECT_EQ(hits, 0);
-  std::printf("canary: %zu canaries, %zu log bytes, %d audit records, 0 hits "
-              "expected, %d found\n",
-              canaries.size(), log.size(), records, hits);
+  std::printf(
+      "canary: %zu canaries, %zu log bytes, %d audit records, 0 hits "
+      "expected, %d found\n",
+      canaries.size(), log.size(), records, hits);
 }
 
 }  // namespace
