@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "ehx_sdk/adapter.h"
+#include "ehx_sdk/files.h"
 
 namespace ehx::adapters::folder {
 namespace {
@@ -31,8 +32,11 @@ namespace fs = std::filesystem;
 using ::ehx::sdk::Code;
 using ::ehx::sdk::DeliveryResult;
 using ::ehx::sdk::LogLevel;
+using ::ehx::sdk::MoveInto;
 using ::ehx::sdk::Status;
 using ::ehx::sdk::StatusError;
+using ::ehx::sdk::SyncDir;
+using ::ehx::sdk::WriteFileAtomically;
 using FolderConfig = ::ehxpb::adapters::folder::v1::FolderConfig;
 using Delivery = ::ehxpb::exchange::v1::Delivery;
 using Envelope = ::ehxpb::exchange::v1::Envelope;
@@ -59,83 +63,6 @@ bool IsPermanent(Code code) {
     default:
       return false;
   }
-}
-
-// fsyncs a directory so a rename in it survives a power cut.
-void SyncDir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
-
-// Writes `content` to `dir/name` atomically: a temp file in the same
-// directory, fsync, rename over the target, fsync the directory.
-Status WriteFileAtomically(const fs::path& dir, const std::string& name,
-                           std::string_view content) {
-  static std::atomic<uint64_t> counter{0};
-  const fs::path tmp =
-      dir / ("." + name + ".tmp-" + std::to_string(::getpid()) + "-" +
-             std::to_string(counter.fetch_add(1)));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    return Status(Code::kUnavailable, std::string("cannot create temp file: ") +
-                                          std::strerror(errno));
-  }
-  size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status(Code::kUnavailable,
-                    std::string("write failed: ") + std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    const int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return Status(Code::kUnavailable,
-                  std::string("fsync failed: ") + std::strerror(err));
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), (dir / name).c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return Status(Code::kUnavailable,
-                  std::string("rename failed: ") + std::strerror(err));
-  }
-  SyncDir(dir);
-  return Status();
-}
-
-// Moves `from` into `dir` under the same name (rename; copy+unlink across
-// file systems).
-Status MoveInto(const fs::path& from, const fs::path& dir) {
-  const fs::path to = dir / from.filename();
-  if (::rename(from.c_str(), to.c_str()) == 0) {
-    SyncDir(dir);
-    SyncDir(from.parent_path());
-    return Status();
-  }
-  if (errno != EXDEV) {
-    return Status(Code::kUnavailable,
-                  std::string("move failed: ") + std::strerror(errno));
-  }
-  std::ifstream in(from, std::ios::binary);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  Status st = WriteFileAtomically(dir, from.filename().string(), buf.str());
-  if (!st.ok()) return st;
-  std::error_code ec;
-  fs::remove(from, ec);
-  SyncDir(from.parent_path());
-  return Status();
 }
 
 // "20260102T030405.123456789Z": sortable, no ':' (portable file names).

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <vector>
 
+#include "ehx_sdk/files.h"
+
 namespace ehx::adapters::supporting_families {
 namespace {
 
@@ -20,76 +22,12 @@ namespace fs = std::filesystem;
 using ehx::sdk::Code;
 using ehx::sdk::DeliveryResult;
 using ehx::sdk::LogLevel;
+using ::ehx::sdk::MoveInto;
 using ehx::sdk::Status;
 using ehx::sdk::StatusError;
+using ::ehx::sdk::SyncDir;
+using ::ehx::sdk::WriteFileAtomically;
 using ehxpb::adapter::v1::IngestReport;
-
-void SyncDir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
-
-// `dir/.name.part` + fsync, then rename to `dir/name`.
-Status WriteFileAtomically(const fs::path& dir, const std::string& name,
-                           std::string_view content) {
-  static std::atomic<uint64_t> counter{0};
-  const fs::path tmp =
-      dir / ("." + name + "." + std::to_string(::getpid()) + "-" +
-             std::to_string(counter.fetch_add(1)) + ".part");
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    return Status(Code::kUnavailable,
-                  std::string("cannot create file: ") + std::strerror(errno));
-  }
-  size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status(Code::kUnavailable,
-                    std::string("write failed: ") + std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || ::rename(tmp.c_str(), (dir / name).c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return Status(Code::kUnavailable,
-                  std::string("fsync/rename failed: ") + std::strerror(err));
-  }
-  SyncDir(dir);
-  return Status();
-}
-
-Status MoveInto(const fs::path& from, const fs::path& dir) {
-  const fs::path to = dir / from.filename();
-  if (::rename(from.c_str(), to.c_str()) == 0) {
-    SyncDir(dir);
-    SyncDir(from.parent_path());
-    return Status();
-  }
-  if (errno != EXDEV) {
-    return Status(Code::kUnavailable,
-                  std::string("move failed: ") + std::strerror(errno));
-  }
-  std::ifstream in(from, std::ios::binary);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  Status st = WriteFileAtomically(dir, from.filename().string(), buf.str());
-  if (!st.ok()) return st;
-  std::error_code ec;
-  fs::remove(from, ec);
-  SyncDir(from.parent_path());
-  return Status();
-}
 
 Status CheckDir(const std::string& value, const char* key, bool create) {
   if (value.empty()) {
@@ -311,8 +249,8 @@ DeliveryResult SupportingFamiliesAdapter::OnDelivery(
   const std::string csv = EvidenceCsv(all);
   const std::string la =
       config_.la_code().empty() ? all.front()[0] : config_.la_code();
-  Status w =
-      WriteFileAtomically(config_.outbox_dir(), EvidenceFileName(la, at), csv);
+  Status w = WriteFileAtomically(config_.outbox_dir(), EvidenceFileName(la, at),
+                                 csv, ehx::sdk::TempName::kPart);
   if (!w.ok()) {
     host_.Log(LogLevel::kWarn, "evidence write failed: " + w.message());
     return DeliveryResult::Retry("outbox_write_failed");
@@ -323,15 +261,17 @@ DeliveryResult SupportingFamiliesAdapter::OnDelivery(
 
 void SupportingFamiliesAdapter::SaveIndexLocked() {
   if (config_.state_dir().empty()) return;
-  Status st = WriteFileAtomically(config_.state_dir(), "tracker-index.tsv",
-                                  index_.Serialize());
+  Status st =
+      WriteFileAtomically(config_.state_dir(), "tracker-index.tsv",
+                          index_.Serialize(), ehx::sdk::TempName::kPart);
   if (!st.ok())
     host_.Log(LogLevel::kWarn, "cannot save index: " + st.message());
 }
 
 void SupportingFamiliesAdapter::SaveEvidenceLocked(const std::string& csv) {
   if (config_.state_dir().empty()) return;
-  Status st = WriteFileAtomically(config_.state_dir(), "evidence.csv", csv);
+  Status st = WriteFileAtomically(config_.state_dir(), "evidence.csv", csv,
+                                  ehx::sdk::TempName::kPart);
   if (!st.ok()) {
     host_.Log(LogLevel::kWarn, "cannot save evidence state: " + st.message());
   }
@@ -413,8 +353,8 @@ void SupportingFamiliesAdapter::ProcessFile(const fs::path& file) {
   time_t t = ::time(nullptr);
   const std::string report_json =
       ReportJson(name, content, parsed, IsoDateTime(t));
-  Status st =
-      WriteFileAtomically(reports_dir_, name + ".report.json", report_json);
+  Status st = WriteFileAtomically(reports_dir_, name + ".report.json",
+                                  report_json, ehx::sdk::TempName::kPart);
   if (!st.ok()) {
     host_.Log(LogLevel::kError, "cannot write report: " + st.message());
   }
