@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -30,6 +31,7 @@ constexpr char kLanguageSystem[] = "urn:ehx:code:cbds:language";
 constexpr char kDisabilitySystem[] = "urn:ehx:code:cbds:disability";
 constexpr char kSenProvisionSystem[] = "urn:ehx:code:cbds:sen-provision";
 constexpr char kSenTypeSystem[] = "urn:ehx:code:cbds:sen-type";
+constexpr char kLaCodeSystem[] = "urn:ehx:code:dfe:la-code";
 constexpr char kRelationshipSystem[] = "urn:ehx:code:cbds:contact-relationship";
 
 // File-level context shared by every pupil.
@@ -555,21 +557,85 @@ class PupilMapper {
       }
       *person_.add_sen_needs() = MakeCode(kSenTypeSystem, s, v, n);
     }
-    // Dates of FSM and SEN are checked; ehx.cases.v1 has no FSM field
-    // (README "Ignored").
-    auto check_date = [&](const std::string& value, const std::string& field) {
-      if (!value.empty() && !ParseIsoDate(value)) {
+    // FSM periods (most recent first) and looked-after status. A bad date
+    // is flagged and that date left out; the rest of the pupil is kept.
+    auto check_date = [&](const std::string& value, const std::string& field,
+                          cases::Date* out) {
+      if (value.empty()) return;
+      if (auto d = ParseIsoDate(value)) {
+        if (out != nullptr) SetDate(*d, out);
+      } else {
         Err(field, "date_invalid", "not a real date written YYYY-MM-DD", true);
       }
     };
-    check_date(p_.fsm_review_date, "FSMhistory/FSMreviewDate");
+    if (!p_.fsm_review_date.empty()) {
+      check_date(p_.fsm_review_date, "FSMhistory/FSMreviewDate",
+                 person_.mutable_free_school_meals_reviewed_on());
+      if (person_.free_school_meals_reviewed_on().year() == 0) {
+        person_.clear_free_school_meals_reviewed_on();
+      }
+    }
+    std::vector<cases::FreeSchoolMealsPeriod> fsm;
     for (size_t i = 0; i < p_.fsm.size(); ++i) {
       const std::string f =
           "FSMhistory/FSMinstance[" + std::to_string(i + 1) + "]";
-      check_date(p_.fsm[i].start_date, f + "/FSMstartDate");
-      check_date(p_.fsm[i].end_date, f + "/FSMendDate");
+      cases::FreeSchoolMealsPeriod period;
+      check_date(p_.fsm[i].start_date, f + "/FSMstartDate",
+                 period.mutable_start());
+      check_date(p_.fsm[i].end_date, f + "/FSMendDate", period.mutable_end());
+      if (period.start().year() == 0) {
+        if (p_.fsm[i].start_date.empty()) {
+          Err(f + "/FSMstartDate", "required",
+              "an FSM period has no start date; left out", true);
+        }
+        continue;  // a period without a start says nothing usable
+      }
+      if (period.end().year() == 0) period.clear_end();
+      if (period.has_end() &&
+          std::make_tuple(period.end().year(), period.end().month(),
+                          period.end().day()) <
+              std::make_tuple(period.start().year(), period.start().month(),
+                              period.start().day())) {
+        Err(f, "period_ends_before_start",
+            "the FSM period ends before it starts; left out", true);
+        continue;
+      }
+      period.set_uk_country(p_.fsm[i].uk_country);
+      fsm.push_back(std::move(period));
     }
-    check_date(p_.sen_start_date, "SENhistory/SEN/StartDate");
+    std::stable_sort(fsm.begin(), fsm.end(), [](const auto& a, const auto& b) {
+      return std::make_tuple(a.start().year(), a.start().month(),
+                             a.start().day()) >
+             std::make_tuple(b.start().year(), b.start().month(),
+                             b.start().day());
+    });
+    for (auto& period : fsm) {
+      *person_.add_free_school_meals() = std::move(period);
+    }
+    check_date(p_.sen_start_date, "SENhistory/SEN/StartDate", nullptr);
+    if (!p_.in_care.empty()) {
+      const std::string ic = Upper(p_.in_care);
+      if (ic == "TRUE" || ic == "1" || ic == "Y" || ic == "YES") {
+        person_.set_looked_after(cases::YES_NO_UNKNOWN_YES);
+      } else if (ic == "FALSE" || ic == "0" || ic == "N" || ic == "NO") {
+        person_.set_looked_after(cases::YES_NO_UNKNOWN_NO);
+      } else {
+        Err("LookedAfter/InCare", "boolean_invalid",
+            "InCare is not true/false or 1/0; left out", true);
+      }
+    }
+    if (person_.looked_after() == cases::YES_NO_UNKNOWN_YES &&
+        !p_.care_authority.empty()) {
+      if (p_.care_authority.size() == 3 &&
+          p_.care_authority.find_first_not_of("0123456789") ==
+              std::string::npos) {
+        *person_.mutable_care_authority() =
+            MakeCode(kLaCodeSystem, p_.care_authority, v, p_.care_authority);
+      } else {
+        Err("LookedAfter/CareAuthority", "la_code_invalid",
+            "CareAuthority is not a 3-digit LA code; left out", true);
+      }
+    }
 
     cases::Address addr;
     if (MapAddress(p_.address, &addr, &out_->errors, out_->position,

@@ -171,6 +171,11 @@ TEST(Golden, OakfieldRecordRules) {
   ASSERT_NE(FindError(r, "sibling_father_differs", "Pupil[1]"), nullptr);
   ASSERT_NE(FindError(r, "sibling_father_differs", "Pupil[2]"), nullptr);
   ASSERT_NE(FindError(r, "upn_temporary", "Pupil[4]"), nullptr);
+  // An impossible FSM start date is flagged; that period is left out.
+  e = FindError(r, "date_invalid", "Pupil[2]");
+  ASSERT_NE(e, nullptr);
+  EXPECT_TRUE(e->flagged_only());
+  EXPECT_EQ(e->field(), "FSMhistory/FSMinstance[3]/FSMstartDate");
   ASSERT_NE(FindError(r, "unknown_element", "Pupil[3]"), nullptr);
   ASSERT_NE(FindError(r, "parental_responsibility_unknown", "Pupil[3]"),
             nullptr);
@@ -220,14 +225,33 @@ TEST(Golden, OakfieldContent) {
   EXPECT_EQ(rels[1].lives_in_household(), ehxpb::cases::v1::YES_NO_UNKNOWN_NO);
   EXPECT_EQ(rels[0].lives_in_household(), ehxpb::cases::v1::YES_NO_UNKNOWN_YES);
   // The sibling's record does not gain the father.
+  // Zoë's FSM period; Oisín is looked after by LA 801 and has two FSM
+  // periods, most recent first, open-ended one without an end date (the
+  // impossible date's period is left out).
+  ASSERT_EQ(p.free_school_meals_size(), 1);
+  EXPECT_EQ(p.free_school_meals(0).start().year(), 2024);
+  EXPECT_EQ(p.looked_after(), ehxpb::cases::v1::YES_NO_UNKNOWN_UNSPECIFIED);
+  int oisin = 0;
   for (const Envelope* e : by_case["EH-2026-000123"]) {
     if (e->event_type() != ex::EVENT_TYPE_PERSON_UPDATED) continue;
     if (e->person_update().person().legal_name().given() != "Ois\xC3\xADn")
       continue;
+    ++oisin;
     ASSERT_EQ(e->person_update().relationships_size(), 1);
     EXPECT_EQ(e->person_update().relationships(0).type(),
               ehxpb::cases::v1::RELATIONSHIP_TYPE_MOTHER);
+    const auto& o = e->person_update().person();
+    EXPECT_EQ(o.looked_after(), ehxpb::cases::v1::YES_NO_UNKNOWN_YES);
+    EXPECT_EQ(o.care_authority().code(), "801");
+    EXPECT_EQ(o.free_school_meals_reviewed_on().year(), 2026);
+    ASSERT_EQ(o.free_school_meals_size(), 2);
+    EXPECT_EQ(o.free_school_meals(0).start().year(), 2025);
+    EXPECT_FALSE(o.free_school_meals(0).has_end());
+    EXPECT_EQ(o.free_school_meals(1).start().year(), 2024);
+    EXPECT_EQ(o.free_school_meals(1).end().month(), 7);
+    EXPECT_EQ(o.free_school_meals(1).uk_country(), "ENG");
   }
+  EXPECT_EQ(oisin, 1);
   // Attendance: 130/148 = 87.8% -> persistent; 285/300 = 95% -> not.
   int years = 0;
   for (const Envelope* e : by_case["EH-2026-000123"]) {
