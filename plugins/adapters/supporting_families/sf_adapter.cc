@@ -141,6 +141,18 @@ SupportingFamiliesAdapter::SupportingFamiliesAdapter(
   }
   map_options_.case_refs.insert(config_.case_refs().begin(),
                                 config_.case_refs().end());
+  digests_path_ =
+      ((config_.state_dir().empty() ? fs::path(archive_dir_)
+                                    : fs::path(config_.state_dir())) /
+       ".ehx-sf-processed")
+          .string();
+  {
+    std::ifstream in(digests_path_);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.size() == 64) digests_.insert(line);
+    }
+  }
   if (!config_.state_dir().empty()) {
     const fs::path dir(config_.state_dir());
     std::error_code ec;
@@ -259,6 +271,20 @@ DeliveryResult SupportingFamiliesAdapter::OnDelivery(
   return DeliveryResult::Ack();
 }
 
+void SupportingFamiliesAdapter::RememberDigest(const std::string& digest) {
+  if (!digests_.insert(digest).second || digests_path_.empty()) return;
+  const std::string line = digest + "\n";
+  const int fd = ::open(digests_path_.c_str(),
+                        O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) ==
+                           static_cast<ssize_t>(line.size());
+  if (fd >= 0) {
+    ok = (::fsync(fd) == 0) && ok;
+    ::close(fd);
+  }
+  if (!ok) host_.Log(LogLevel::kWarn, "cannot record processed extract");
+}
+
 void SupportingFamiliesAdapter::SaveIndexLocked() {
   if (config_.state_dir().empty()) return;
   Status st =
@@ -338,6 +364,32 @@ void SupportingFamiliesAdapter::ProcessFile(const fs::path& file) {
     // Let the parser report file_too_large without reading it all.
     content.assign(static_cast<size_t>(tracker_options_.max_bytes) + 1, ' ');
   }
+  // Contract 3.3 step 2: the same bytes again are archived with
+  // duplicate_file (info) and nothing is redone.
+  const std::string digest = FileSha256Hex(content);
+  if (static_cast<int64_t>(size) <= tracker_options_.max_bytes &&
+      digests_.count(digest)) {
+    TrackerFile dup;
+    dup.file_issues.push_back(
+        Issue{Severity::kInfo, "duplicate_file", "",
+              "the same bytes were processed before; nothing was redone"});
+    Status st = WriteFileAtomically(
+        reports_dir_, name + ".report.json",
+        ReportJson(name, content, dup, IsoDateTime(::time(nullptr))),
+        ehx::sdk::TempName::kPart);
+    if (!st.ok()) {
+      host_.Log(LogLevel::kError, "cannot write report: " + st.message());
+    }
+    st = MoveInto(file, archive_dir_);
+    if (!st.ok()) {
+      host_.Log(LogLevel::kError, "cannot move extract: " + st.message());
+      retry_at_[file] =
+          std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      return;
+    }
+    host_.Log(LogLevel::kInfo, "extract already processed (duplicate_file)");
+    return;
+  }
   bool transient = false;
   TrackerFile parsed;
   IngestReport report = IngestImpl(name, content, &transient, &parsed);
@@ -349,7 +401,7 @@ void SupportingFamiliesAdapter::ProcessFile(const fs::path& file) {
     return;
   }
   retry_at_.erase(file);
-  const TrackerFile for_report = ParseTracker(name, content, tracker_options_);
+  if (!report.input_rejected()) RememberDigest(digest);
   time_t t = ::time(nullptr);
   const std::string report_json =
       ReportJson(name, content, parsed, IsoDateTime(t));

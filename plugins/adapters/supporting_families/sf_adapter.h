@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -68,6 +69,7 @@ class SupportingFamiliesAdapter : public ehx::sdk::Adapter {
   void Run();
   bool Stopping();
   void SaveIndexLocked();
+  void RememberDigest(const std::string& digest);
   void SaveEvidenceLocked(const std::string& csv);
 
   const SupportingFamiliesConfig config_;
@@ -91,6 +93,10 @@ class SupportingFamiliesAdapter : public ehx::sdk::Adapter {
   // Scan thread only.
   std::map<std::filesystem::path, std::chrono::steady_clock::time_point>
       retry_at_;
+  // SHA-256 of every extract already processed (contract 3.3 step 2), kept
+  // in digests_path_ (state_dir, else the archive folder) across restarts.
+  std::set<std::string> digests_;
+  std::string digests_path_;
 };
 
 }  // namespace ehx::adapters::supporting_families

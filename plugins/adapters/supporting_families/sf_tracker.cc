@@ -570,6 +570,8 @@ const char* SeverityName(Severity s) {
   }
 }
 
+std::string FileSha256Hex(std::string_view bytes) { return Sha256Hex(bytes); }
+
 uint64_t HashParts(std::initializer_list<std::string_view> parts) {
   uint64_t h = 1469598103934665603ull;
   bool first = true;

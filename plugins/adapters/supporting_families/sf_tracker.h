@@ -151,6 +151,10 @@ std::string ReportJson(const std::string& file_name, std::string_view bytes,
                        const TrackerFile& file,
                        const std::string& processed_at);
 
+// Lower-case hex SHA-256 of a whole file (duplicate-file detection, the
+// report's fileSha256).
+std::string FileSha256Hex(std::string_view bytes);
+
 // FNV-1a 64 over the parts, separated by 0x1f.
 uint64_t HashParts(std::initializer_list<std::string_view> parts);
 

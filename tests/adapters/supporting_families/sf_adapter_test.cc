@@ -257,6 +257,41 @@ TEST(SfInbox, ExtractsAreArchivedOrRejectedWithAReport) {
       Slurp(f.dir / "in" / "reports" / "unterminated.csv.report.json");
   EXPECT_THAT(rejected, HasSubstr("\"result\":\"rejected\""));
   EXPECT_THAT(rejected, HasSubstr("csv_unterminated_quote"));
+
+  // The same bytes dropped again under another name (contract 3.3 step 2):
+  // archived with duplicate_file, nothing published; also after a restart,
+  // since the digests are kept on disk.
+  const std::string again =
+      "sf-outcome-tracker-801-2026-Q2-20260613T090000Z.csv";
+  fs::copy_file(std::string(EHX_SF_FIXTURES) + "/" + kFixture,
+                f.dir / "in" / again);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(f.adapter->ScanOnce().ok());
+  EXPECT_TRUE(fs::exists(f.dir / "in" / "archive" / again));
+  EXPECT_EQ(f.host.accepted().size(), 10u);
+  const std::string dup =
+      Slurp(f.dir / "in" / "reports" / (again + ".report.json"));
+  EXPECT_THAT(dup, HasSubstr("duplicate_file"));
+  EXPECT_THAT(dup, HasSubstr("\"result\":\"accepted\""));
+  f.Make();  // restart
+  const std::string third =
+      "sf-outcome-tracker-801-2026-Q2-20260614T090000Z.csv";
+  fs::copy_file(std::string(EHX_SF_FIXTURES) + "/" + kFixture,
+                f.dir / "in" / third);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(f.adapter->ScanOnce().ok());
+  EXPECT_EQ(f.host.accepted().size(), 10u);
+  EXPECT_THAT(Slurp(f.dir / "in" / "reports" / (third + ".report.json")),
+              HasSubstr("duplicate_file"));
+  // A rejected file's bytes are not remembered: fixed elsewhere and
+  // re-dropped, the same bytes are parsed (and rejected) again.
+  fs::copy_file(std::string(EHX_SF_FIXTURES) + "/unterminated.csv",
+                f.dir / "in" / "unterminated-2.csv");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(f.adapter->ScanOnce().ok());
+  EXPECT_THAT(
+      Slurp(f.dir / "in" / "reports" / "unterminated-2.csv.report.json"),
+      HasSubstr("csv_unterminated_quote"));
 }
 
 }  // namespace
