@@ -12,6 +12,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -210,6 +213,137 @@ TEST_F(HttpsServerTest, ClientCertificateRequired) {
   EXPECT_EQ(Post(server->port(), Fixture("patient_zoe.json"), true, &body),
             200);
   server->Stop();
+}
+
+// A one-shot local receiver for Communication POSTs: accepts `requests`
+// connections (TLS with the test CA's server certificate, or plain), keeps
+// what arrived and answers `status`.
+class Receiver {
+ public:
+  Receiver(const std::string& dir, bool tls, int status, int requests = 1)
+      : ctx_(ssl::context::tls_server), acceptor_(io_), status_(status) {
+    if (tls) {
+      ctx_.use_certificate_chain_file(dir + "/server.pem");
+      ctx_.use_private_key_file(dir + "/server.key", ssl::context::pem);
+    }
+    tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+    acceptor_.open(ep.protocol());
+    acceptor_.bind(ep);
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    thread_ = std::thread([this, tls, requests] {
+      for (int i = 0; i < requests; ++i) Serve(tls);
+    });
+  }
+  ~Receiver() {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+  // Valid after the client's call returned.
+  std::vector<std::string> bodies, content_types, targets;
+
+ private:
+  void Serve(bool tls) {
+    boost::system::error_code ec;
+    tcp::socket sock(io_);
+    acceptor_.accept(sock, ec);
+    if (ec) return;
+    beast::flat_buffer buf;
+    http::request<http::string_body> req;
+    http::response<http::string_body> res(static_cast<http::status>(status_),
+                                          11);
+    res.body() = "{}";
+    res.prepare_payload();
+    if (tls) {
+      beast::ssl_stream<tcp::socket> stream(std::move(sock), ctx_);
+      stream.handshake(ssl::stream_base::server, ec);
+      if (ec) return;  // e.g. the client refused our certificate
+      http::read(stream, buf, req, ec);
+      if (ec) return;
+      Keep(req);
+      http::write(stream, res, ec);
+      stream.shutdown(ec);
+    } else {
+      http::read(sock, buf, req, ec);
+      if (ec) return;
+      Keep(req);
+      http::write(sock, res, ec);
+    }
+  }
+  void Keep(const http::request<http::string_body>& req) {
+    bodies.push_back(req.body());
+    content_types.push_back(std::string(req[http::field::content_type]));
+    targets.push_back(std::string(req.target()));
+  }
+
+  asio::io_context io_;
+  ssl::context ctx_;
+  tcp::acceptor acceptor_;
+  int port_ = 0;
+  int status_;
+  std::thread thread_;
+};
+
+// The Communication POST path (communication_url) against a local Beast
+// HTTPS server: verified TLS, the FHIR media type, the body intact, the
+// receiver's status returned; an untrusted server certificate or a server
+// error never counts as delivered.
+TEST_F(HttpsServerTest, PostsCommunicationToConfiguredUrl) {
+  const std::string body =
+      "{\"resourceType\":\"Communication\",\"status\":\"completed\"}";
+  std::string error;
+  {
+    Receiver r(*dir_, /*tls=*/true, 201);
+    EXPECT_EQ(PostJson("https://localhost:" + std::to_string(r.port()) +
+                           "/fhir/Communication",
+                       body, *dir_ + "/ca.pem", &error),
+              201)
+        << error;
+    ASSERT_EQ(r.bodies.size(), 1u);
+    EXPECT_EQ(r.bodies[0], body);
+    EXPECT_EQ(r.content_types[0], "application/fhir+json");
+    EXPECT_EQ(r.targets[0], "/fhir/Communication");
+  }
+  {
+    // A server whose certificate the configured CA did not issue: refused
+    // before anything is sent.
+    const std::string other = *dir_ + "/other";
+    std::filesystem::create_directories(other);
+    ASSERT_EQ(std::system(("cd '" + other +
+                           "' && openssl req -x509 -newkey ec -pkeyopt "
+                           "ec_paramgen_curve:P-256 -nodes -keyout ca.key "
+                           "-out ca.pem -days 2 -subj /CN=other 2>/dev/null")
+                              .c_str()),
+              0);
+    Receiver r(*dir_, /*tls=*/true, 201);
+    error.clear();
+    EXPECT_EQ(PostJson("https://localhost:" + std::to_string(r.port()) + "/",
+                       body, other + "/ca.pem", &error),
+              -1);
+    EXPECT_THAT(error, HasSubstr("communication_url request failed"));
+    EXPECT_TRUE(r.bodies.empty());
+  }
+  {
+    // The host name must match the certificate (SAN localhost/127.0.0.1).
+    Receiver r(*dir_, /*tls=*/true, 201);
+    error.clear();
+    EXPECT_EQ(PostJson("https://127.0.0.2:" + std::to_string(r.port()) + "/",
+                       body, *dir_ + "/ca.pem", &error),
+              -1);
+  }
+  {
+    // A receiver error is returned as such (the adapter retries on it).
+    Receiver r(*dir_, /*tls=*/false, 503);
+    EXPECT_EQ(PostJson("http://127.0.0.1:" + std::to_string(r.port()) + "/c",
+                       body, "", &error),
+              503);
+    ASSERT_EQ(r.bodies.size(), 1u);
+  }
+  error.clear();
+  EXPECT_EQ(PostJson("ftp://localhost/", body, "", &error), -1);
+  EXPECT_THAT(error, HasSubstr("http:// or https://"));
 }
 
 }  // namespace
