@@ -4,11 +4,12 @@
 // MapCensus, against the plain cost of parsing the same bytes with libexpat
 // alone (element/text callbacks that only count). Also the decision JSON
 // path against nlohmann::json::parse alone. Prints
-//   csc_mapping_vs_parse_ratio=<(parse+map) time / expat-only time>
+//   csc_mapping_vs_parse_ratio=<((parse+map) - expat-only) / expat-only>
 //
 // Usage: ehx_csc_bench [children (default 20000)] [repeats (default 5)]
 #include <expat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -187,6 +188,10 @@ int main(int argc, char** argv) {
       "%.1f MB/s; nlohmann only %.3f s  %.1f MB/s; ratio %.2f\n",
       decisions, dmap_s, decisions / dmap_s, jmb / dmap_s, dparse_s,
       jmb / dparse_s, dmap_s / dparse_s);
-  std::printf("csc_mapping_vs_parse_ratio=%.2f\n", map_s / parse_s);
+  // The rule: "the mapping should cost no more than the parse",
+  // i.e. (parse+map - parse) / parse <= 1. The total is printed too.
+  std::printf("csc_total_vs_parse_ratio=%.2f\n", map_s / parse_s);
+  std::printf("csc_mapping_vs_parse_ratio=%.2f\n",
+              std::max(0.0, map_s - parse_s) / parse_s);
   return 0;
 }

@@ -1,8 +1,9 @@
 // Health adapter parser throughput: HL7 v2 ADT and FHIR Bundle inputs of
 // 10,000+ records, parse+map vs parsing alone (our ER7 parser for HL7,
 // nlohmann::json::parse for FHIR). Prints records/s, MB/s and
-// health_mapping_vs_parse_ratio=<x> (FHIR: mapping time / library parse
+// health_mapping_vs_parse_ratio=<x> (FHIR: (total - library parse) / parse
 // time). Not a ctest test.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -85,7 +86,11 @@ int main(int argc, char** argv) {
               mb / parse_s);
   std::printf("hl7_parse_map: %.0f records/s, %.1f MB/s\n", n / map_s,
               mb / map_s);
-  std::printf("health_hl7_mapping_vs_parse_ratio=%.2f\n", map_s / parse_s);
+  // The rule: "the mapping should cost no more than the parse",
+  // i.e. (parse+map - parse) / parse <= 1. The total is printed too.
+  std::printf("health_hl7_total_vs_parse_ratio=%.2f\n", map_s / parse_s);
+  std::printf("health_hl7_mapping_vs_parse_ratio=%.2f\n",
+              std::max(0.0, map_s - parse_s) / parse_s);
 
   // FHIR: one Bundle of n Patients.
   nlohmann::json bundle = {{"resourceType", "Bundle"},
@@ -143,6 +148,8 @@ int main(int argc, char** argv) {
               fmb / jparse_s);
   std::printf("fhir_parse_map: %.0f records/s, %.1f MB/s\n", n / fmap_s,
               fmb / fmap_s);
-  std::printf("health_mapping_vs_parse_ratio=%.2f\n", fmap_s / jparse_s);
+  std::printf("health_total_vs_parse_ratio=%.2f\n", fmap_s / jparse_s);
+  std::printf("health_mapping_vs_parse_ratio=%.2f\n",
+              std::max(0.0, fmap_s - jparse_s) / jparse_s);
   return ok == 0;
 }

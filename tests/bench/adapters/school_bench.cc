@@ -2,7 +2,7 @@
 // 10,000; each with two contacts and two attendance years, all in open
 // cases) through expat -> CTF reader -> mapper (envelopes with keys), versus
 // plain expat over the same bytes with no handlers. Prints records/s, MB/s
-// and school_mapping_vs_parse_ratio=<parse+map time / expat-only time>.
+// and school_mapping_vs_parse_ratio=<(parse+map - expat-only) / expat-only>.
 // Usage: ehx_school_bench [pupils] [rounds]
 #include <expat.h>
 
@@ -128,6 +128,10 @@ int main(int argc, char** argv) {
       "school_parse_map_records_per_s=%.0f school_parse_map_mb_per_s=%.1f "
       "school_envelopes_per_s=%.0f\n",
       pupils / best_map, mb / best_map, envelopes / best_map);
-  std::printf("school_mapping_vs_parse_ratio=%.2f\n", best_map / best_expat);
+  // The rule: "the mapping should cost no more than the parse",
+  // i.e. (parse+map - parse) / parse <= 1. The total is printed too.
+  std::printf("school_total_vs_parse_ratio=%.2f\n", best_map / best_expat);
+  std::printf("school_mapping_vs_parse_ratio=%.2f\n",
+              std::max(0.0, best_map - best_expat) / best_expat);
   return 0;
 }

@@ -4,7 +4,8 @@
 //
 //   ehx_supporting_families_bench [rows]   (default 20000)
 // Prints records/s and MB/s of both and
-// supporting_families_mapping_vs_parse_ratio=<x> (mapping time / parse time).
+// supporting_families_mapping_vs_parse_ratio=<(total - parse) / parse>.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -100,7 +101,11 @@ int main(int argc, char** argv) {
               mb / parse_s);
   std::printf("parse_map:  %.0f records/s, %.1f MB/s\n", rows / map_s,
               mb / map_s);
-  std::printf("supporting_families_mapping_vs_parse_ratio=%.2f\n",
+  // The rule: "the mapping should cost no more than the parse",
+  // i.e. (parse+map - parse) / parse <= 1. The total is printed too.
+  std::printf("supporting_families_total_vs_parse_ratio=%.2f\n",
               map_s / parse_s);
+  std::printf("supporting_families_mapping_vs_parse_ratio=%.2f\n",
+              std::max(0.0, map_s - parse_s) / parse_s);
   return bytes_out > 0 ? 0 : 1;
 }
