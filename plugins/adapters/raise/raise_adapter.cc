@@ -152,10 +152,6 @@ class RaiseAdapter : public ehx::sdk::Adapter {
     max_bytes_ = config_.max_file_bytes() ? config_.max_file_bytes()
                                           : int64_t{256} << 20;
     LoadDigests();
-    if (!snapshots_.Open((export_ / ".ehx-raise-snapshots").string())) {
-      throw StatusError(Status(Code::kFailedPrecondition,
-                               "cannot read export/.ehx-raise-snapshots"));
-    }
   }
 
   ~RaiseAdapter() override { Stop(); }
@@ -212,20 +208,9 @@ class RaiseAdapter : public ehx::sdk::Adapter {
 
   // Processes one export file's bytes (publishes through the host). The
   // export folder loop calls this for every file; serialised by ingest_mu_.
-  // Called directly (ehxctl adapter check), it checks snapshot order against
-  // what the folder loop applied but records nothing.
   ehxpb::adapter::v1::IngestReport Ingest(const std::string& input_name,
                                           std::string_view bytes) override {
     std::lock_guard<std::mutex> lock(ingest_mu_);
-    SnapshotIndex scratch = snapshots_;
-    scratch.DetachLog();
-    return IngestLocked(input_name, bytes, &scratch);
-  }
-
- private:
-  ehxpb::adapter::v1::IngestReport IngestLocked(const std::string& input_name,
-                                                std::string_view bytes,
-                                                SnapshotIndex* snapshots) {
     ExportOptions options = options_;
     options.file_name = input_name;
     if (config_.check_document_content()) options.export_dir = export_.string();
@@ -235,12 +220,13 @@ class RaiseAdapter : public ehx::sdk::Adapter {
         [this](const ehxpb::exchange::v1::Envelope& e) {
           return host_.Publish(e);
         },
-        received, /*processed_at=*/"", snapshots);
+        received, /*processed_at=*/"");
     last_report_json_ = std::move(out.processing_report);
     last_result_ = out.result;
     return std::move(out.report);
   }
 
+ private:
   void Run() {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stopping_) {
@@ -307,8 +293,8 @@ class RaiseAdapter : public ehx::sdk::Adapter {
               "\"records\": []}\n");
       return;
     }
+    const auto report = Ingest(name, bytes);
     std::lock_guard<std::mutex> lock(ingest_mu_);
-    const auto report = IngestLocked(name, bytes, &snapshots_);
     if (last_result_.empty()) return;  // transient: retry on the next scan
     host_.Log(LogLevel::kInfo,
               "export " + name + ": " + last_result_ + ", " +
@@ -357,7 +343,6 @@ class RaiseAdapter : public ehx::sdk::Adapter {
   std::chrono::milliseconds poll_{5000};
   int64_t max_bytes_ = 0;
   std::set<std::string> digests_;
-  SnapshotIndex snapshots_;  // guarded by ingest_mu_
   std::string last_report_json_;
   std::string last_result_;
 

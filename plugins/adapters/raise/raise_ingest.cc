@@ -31,8 +31,7 @@ IngestOutcome IngestExportFile(const std::string& file_name,
                                const ExportOptions& options,
                                const Publisher& publish,
                                const std::string& received_at,
-                               const std::string& processed_at,
-                               SnapshotIndex* snapshots) {
+                               const std::string& processed_at) {
   IngestOutcome out;
   auto& rep = out.report;
   rep.set_input_name(file_name);
@@ -60,49 +59,6 @@ IngestOutcome IngestExportFile(const std::string& file_name,
     }
     for (size_t ci = 0; ci < ex.cases.size() && !transient; ++ci) {
       CaseOutput& c = ex.cases[ci];
-      const SnapshotDecision order =
-          snapshots != nullptr
-              ? snapshots->Check(c.case_id, ex.exported_at, file_name)
-              : SnapshotDecision::kApply;
-      if (order == SnapshotDecision::kStale ||
-          order == SnapshotDecision::kConflictSkip) {
-        const bool stale = order == SnapshotDecision::kStale;
-        const std::string path = "$.cases[" + std::to_string(c.index) + "]";
-        const std::string code =
-            stale ? "stale_snapshot" : "conflicting_snapshot";
-        const std::string rule =
-            stale ? "the case snapshot is older than the one already applied"
-                  : "another snapshot of the case has the same exportedAt; "
-                    "the file later in name order wins";
-        for (RecordReport& r : ex.records) {
-          if (r.record_type == "case" && r.index == c.index) {
-            r.status = "skipped_stale";
-            r.issues.push_back({stale ? "info" : "warning", code, path, rule});
-          }
-        }
-        auto* e = rep.add_errors();
-        e->set_position(path);
-        e->set_rule(code);
-        e->set_message(rule + "; not applied");
-        e->set_flagged_only(true);
-        continue;
-      }
-      if (order == SnapshotDecision::kConflictApply) {
-        const std::string path = "$.cases[" + std::to_string(c.index) + "]";
-        const std::string rule =
-            "another snapshot of the case has the same exportedAt; this "
-            "file is later in name order and wins";
-        for (RecordReport& r : ex.records) {
-          if (r.record_type == "case" && r.index == c.index) {
-            r.issues.push_back({"warning", "conflicting_snapshot", path, rule});
-          }
-        }
-        auto* e = rep.add_errors();
-        e->set_position(path);
-        e->set_rule("conflicting_snapshot");
-        e->set_message(rule);
-        e->set_flagged_only(true);
-      }
       bool any_refused = false;
       for (PlannedEvent& ev : c.events) {
         ehx::sdk::PublishResult pr = publish(ev.envelope);
@@ -153,9 +109,6 @@ IngestOutcome IngestExportFile(const std::string& file_name,
         }
       }
       if (!transient) {
-        if (snapshots != nullptr) {
-          snapshots->Record(c.case_id, ex.exported_at, file_name);
-        }
         stored.push_back(static_cast<int>(ci));
         rep.set_records_published(rep.records_published() + 1);
         if (any_refused) rep.set_records_failed(rep.records_failed() + 1);

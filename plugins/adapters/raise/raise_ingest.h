@@ -20,7 +20,6 @@
 #include "ehx_adapter_protos.h"
 #include "ehx_sdk/adapter.h"
 #include "raise_export.h"
-#include "raise_snapshots.h"
 
 namespace ehx::adapters::raise {
 
@@ -38,17 +37,12 @@ struct IngestOutcome {
 
 // `received_at` / `processed_at` are RFC 3339 UTC strings for the report;
 // an empty `processed_at` means the system clock when processing ends.
-// With `snapshots` set, a case whose snapshot is older than the one already
-// applied is skipped ("skipped_stale", issue "stale_snapshot"; contract
-// 8.4), a same-instant snapshot from an earlier file name likewise with
-// "conflicting_snapshot", and every case that went through is recorded.
 IngestOutcome IngestExportFile(const std::string& file_name,
                                std::string_view bytes,
                                const ExportOptions& options,
                                const Publisher& publish,
                                const std::string& received_at,
-                               const std::string& processed_at,
-                               SnapshotIndex* snapshots = nullptr);
+                               const std::string& processed_at);
 
 }  // namespace ehx::adapters::raise
 

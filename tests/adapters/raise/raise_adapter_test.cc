@@ -3,7 +3,6 @@
 // checked by the gateway's own validator.
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -20,7 +19,6 @@
 #include "raise_import.h"
 #include "raise_ingest.h"
 #include "raise_json.h"
-#include "raise_snapshots.h"
 #include "raise_values.h"
 #include "validate/validate.h"
 
@@ -587,79 +585,6 @@ TEST(RaiseIngest, SameFileTwicePublishesNothingNew) {
                              "t0", "t1")
                 .result,
             "");
-}
-
-// Contract 8.4: snapshots of a case apply in exportedAt order, whatever the
-// file order; an older one is skipped as stale, a same-instant one by file
-// name order; the index survives a restart through its log.
-TEST(RaiseIngest, SnapshotsApplyInExportedAtOrder) {
-  const std::string newer = Read(kFixtures / kExample);
-  std::string older = newer;
-  const std::string at = "\"exportedAt\": \"2026-03-30T02:00:05+01:00\"";
-  ASSERT_NE(older.find(at), std::string::npos);
-  older.replace(older.find(at), at.size(),
-                "\"exportedAt\": \"2026-03-29T02:00:05+01:00\"");
-  int published = 0;
-  Publisher publish = [&](const ex::Envelope&) {
-    ++published;
-    ehx::sdk::PublishResult r;
-    r.receipt.set_message_id("m");
-    return r;
-  };
-  const fs::path dir =
-      fs::temp_directory_path() / ("raise-snap-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  const std::string log = (dir / "snapshots").string();
-  ExportOptions o;
-  {
-    SnapshotIndex index;
-    ASSERT_TRUE(index.Open(log));
-    IngestOutcome a = IngestExportFile("raise-export-20260330T010005Z.json",
-                                       newer, o, publish, "t0", "t1", &index);
-    EXPECT_EQ(a.result, "accepted");
-    EXPECT_GT(published, 0);
-    EXPECT_EQ(index.size(), 1u);
-  }
-  // After a "restart", the older snapshot (arriving later, in a file whose
-  // name sorts later) publishes nothing and says why.
-  SnapshotIndex index;
-  ASSERT_TRUE(index.Open(log));
-  ASSERT_EQ(index.size(), 1u);
-  const int before = published;
-  IngestOutcome b = IngestExportFile("raise-export-20260331T010005Z.json",
-                                     older, o, publish, "t0", "t1", &index);
-  EXPECT_EQ(published, before);
-  EXPECT_EQ(b.result, "accepted");
-  EXPECT_NE(b.processing_report.find("\"skipped_stale\""), std::string::npos);
-  EXPECT_NE(b.processing_report.find("\"stale_snapshot\""), std::string::npos);
-  bool flagged = false;
-  for (const auto& e : b.report.errors()) {
-    if (e.rule() == "stale_snapshot" && e.flagged_only() &&
-        e.position() == "$.cases[0]") {
-      flagged = true;
-    }
-  }
-  EXPECT_TRUE(flagged);
-  // Same exportedAt, different file: the earlier name loses, the later wins.
-  IngestOutcome c = IngestExportFile("raise-export-20260330T000000Z.json",
-                                     newer, o, publish, "t0", "t1", &index);
-  EXPECT_EQ(published, before);
-  EXPECT_NE(c.processing_report.find("\"conflicting_snapshot\""),
-            std::string::npos);
-  IngestOutcome d = IngestExportFile("raise-export-20260330T020000Z.json",
-                                     newer, o, publish, "t0", "t1", &index);
-  EXPECT_GT(published, before);
-  EXPECT_NE(d.processing_report.find("\"conflicting_snapshot\""),
-            std::string::npos);
-  EXPECT_EQ(d.processing_report.find("\"skipped_stale\""), std::string::npos);
-  // The same file again (a retry) is applied, not called stale.
-  EXPECT_EQ(index.Check("x", {1, 0}, "f"), SnapshotDecision::kApply);
-  ASSERT_TRUE(index.Record("x", {1, 0}, "f"));
-  EXPECT_EQ(index.Check("x", {1, 0}, "f"), SnapshotDecision::kApply);
-  EXPECT_EQ(index.Check("x", {0, 999}, "g"), SnapshotDecision::kStale);
-  EXPECT_EQ(index.Check("x", {1, 1}, "a"), SnapshotDecision::kApply);
-  fs::remove_all(dir);
 }
 
 // Every envelope the adapter produces passes the gateway's validator, except

@@ -152,21 +152,6 @@ TEST_F(RaisePlugin, ExportFolderLoop) {
                 .find("duplicate_file"),
             std::string::npos);
 
-  // An older snapshot of the same cases, dropped later (contract 8.4):
-  // nothing published, the cases reported as skipped_stale.
-  std::string older = text;
-  const size_t at = older.find("\"exportedAt\": \"");
-  ASSERT_NE(at, std::string::npos);
-  older.replace(at + 15, 4, "2025");
-  const std::string stale = "raise-export-20261026T050000Z.json";
-  std::ofstream(root_ / "export" / stale, std::ios::binary) << older;
-  ASSERT_TRUE(WaitFor(root_ / "export" / "archive" / stale));
-  EXPECT_EQ(g_published.load(), expected);
-  EXPECT_NE(Read(root_ / "export" / "reports" / (stale + ".report.json"))
-                .find("stale_snapshot"),
-            std::string::npos);
-  EXPECT_TRUE(fs::exists(root_ / "export" / ".ehx-raise-snapshots"));
-
   // A referral outcome delivery becomes an import file, atomically.
   ::ehx::exchange::v1::Delivery d;
   auto* env = d.mutable_envelope();
