@@ -134,6 +134,23 @@ std::string Comparable(const TrackerRow& row, int c) {
   return row.v[c];
 }
 
+// Comparable(a, c) == Comparable(b, c), without building strings in the
+// common cases (it runs for every column of every row of a family).
+bool SameValue(const TrackerRow& a, const TrackerRow& b, int c) {
+  if (IsDateColumn(c)) {
+    if (a.dates[c] && b.dates[c]) return *a.dates[c] == *b.dates[c];
+    if (!a.dates[c] && !b.dates[c]) return a.v[c] == b.v[c];
+    return Comparable(a, c) == Comparable(b, c);
+  }
+  const std::string& x = c == kNhsNumber && a.has_nhs ? a.nhs.normalized
+                         : c == kUpn && a.has_upn     ? a.upn.normalized
+                                                      : a.v[c];
+  const std::string& y = c == kNhsNumber && b.has_nhs ? b.nhs.normalized
+                         : c == kUpn && b.has_upn     ? b.upn.normalized
+                                                      : b.v[c];
+  return x == y;
+}
+
 bool ParseExtractTime(std::string_view name, std::string* out) {
   // sf-outcome-tracker-<la 3 digits>-<YYYY-Qn>-<YYYYMMDDTHHMMSSZ>.csv
   constexpr std::string_view kPrefix = "sf-outcome-tracker-";
@@ -668,7 +685,7 @@ TrackerFile ParseTracker(std::string_view file_name, std::string_view bytes,
   // Rows.
   file.rows.reserve(csv.records.size() - 1);
   for (size_t r = 1; r < csv.records.size(); ++r) {
-    const CsvRecord& rec = csv.records[r];
+    CsvRecord& rec = csv.records[r];
     TrackerRow row;
     row.record = r;
     row.line = rec.line;
@@ -681,8 +698,16 @@ TrackerFile ParseTracker(std::string_view file_name, std::string_view bytes,
     }
     for (int c = 0; c < kColumnCount; ++c) {
       if (index[c] < 0) continue;
-      const std::string& raw = rec.fields[index[c]];
-      row.v[c] = IsTrimmed(c) ? std::string(Trim(raw)) : raw;
+      // Each field is read once: move it instead of copying.
+      std::string& raw = rec.fields[index[c]];
+      if (IsTrimmed(c)) {
+        const std::string_view t = Trim(raw);
+        if (t.size() != raw.size()) {
+          row.v[c] = std::string(t);
+          continue;
+        }
+      }
+      row.v[c] = std::move(raw);
     }
     for (const auto& [i, name] : extra_columns) {
       row.extras.emplace_back(name, rec.fields[i]);
@@ -745,16 +770,14 @@ TrackerFile ParseTracker(std::string_view file_name, std::string_view bytes,
     for (size_t i : fam.rows) {
       const TrackerRow& r = file.rows[i];
       for (int c : kFamilyColumns) {
-        if (bad_family_col.empty() &&
-            Comparable(r, c) != Comparable(first, c)) {
+        if (bad_family_col.empty() && !SameValue(r, first, c)) {
           bad_family_col = kColumnNames[c];
         }
       }
       auto [it, inserted] = people.emplace(r.v[kPersonRef], &r);
       if (!inserted) {
         for (int c : kPersonColumns) {
-          if (bad_person_col.empty() &&
-              Comparable(r, c) != Comparable(*it->second, c)) {
+          if (bad_person_col.empty() && !SameValue(r, *it->second, c)) {
             bad_person_col = kColumnNames[c];
           }
         }
