@@ -77,6 +77,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   ehx::InitLogging(log_level);
+  // Before any gRPC object exists: gRPC reads it once.
+  ehx::server::PinTlsCipherSuites();
   if (!check_path.empty()) {
     auto config = ehx::config::LoadConfigFile(check_path);
     if (!config.ok()) {

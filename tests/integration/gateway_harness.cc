@@ -89,15 +89,23 @@ GatewayProcess::~GatewayProcess() {
   if (pid_ > 0) Kill();
 }
 
+const fs::path& GatewayProcess::pki() const {
+  return pki_.empty() ? DevPki() : pki_;
+}
+
 bool GatewayProcess::Start() {
-  const fs::path pki = DevPki();
+  const fs::path pki = this->pki();
   const fs::path port_file = dir_ / "ports";
   fs::remove(port_file);
   std::ofstream cfg(dir_ / "gateway.yaml", std::ios::trunc);
+  auto or_default = [&](const std::string& v, const char* name) {
+    return v.empty() ? (pki / name).string() : v;
+  };
   cfg << "listen: \"127.0.0.1:0\"\nadmin_listen: \"127.0.0.1:0\"\n"
-      << "tls: {ca_file: \"" << (pki / "ca.pem").string() << "\", cert_file: \""
-      << (pki / "server.pem").string() << "\", key_file: \""
-      << (pki / "server.key").string() << "\"}\n"
+      << "tls: {ca_file: \"" << or_default(server_ca_, "ca.pem")
+      << "\", cert_file: \"" << or_default(server_cert_, "server.pem")
+      << "\", key_file: \"" << or_default(server_key_, "server.key") << "\""
+      << (tls_extra_.empty() ? "" : ", ") << tls_extra_ << "}\n"
       << "store: {sqlite_path: \"" << (dir_ / "ehx.db").string() << "\"}\n"
       << "port_file: \"" << port_file.string() << "\"\n"
       << body_;
@@ -160,7 +168,8 @@ std::shared_ptr<grpc::Channel> GatewayProcess::ChannelWith(
     const std::string& cert_file, const std::string& key_file,
     bool admin) const {
   grpc::SslCredentialsOptions o;
-  o.pem_root_certs = Slurp(DevPki() / "ca.pem");
+  o.pem_root_certs =
+      Slurp(client_roots_.empty() ? pki() / "ca.pem" : fs::path(client_roots_));
   if (!cert_file.empty()) {
     o.pem_cert_chain = Slurp(cert_file);
     o.pem_private_key = Slurp(key_file);
@@ -175,8 +184,8 @@ std::shared_ptr<grpc::Channel> GatewayProcess::ChannelWith(
 
 std::shared_ptr<grpc::Channel> GatewayProcess::Channel(
     const std::string& agency, bool admin) const {
-  return ChannelWith((DevPki() / (agency + ".pem")).string(),
-                     (DevPki() / (agency + ".key")).string(), admin);
+  return ChannelWith((pki() / (agency + ".pem")).string(),
+                     (pki() / (agency + ".key")).string(), admin);
 }
 
 std::unique_ptr<ehx::exchange::v1::Exchange::Stub> GatewayProcess::Exchange(

@@ -52,6 +52,20 @@ class GatewayProcess {
 
   // The gateway's --log-level for the next Start() ("warn" by default).
   void set_log_level(std::string level) { log_level_ = std::move(level); }
+  // Use another PKI folder (ca.pem, server.pem, server.key, <agency>.pem)
+  // for both the gateway and Channel(); DevPki() by default.
+  void set_pki(std::filesystem::path dir) { pki_ = std::move(dir); }
+  // Server files other than <pki>/ca.pem|server.pem|server.key.
+  void set_server_files(std::string ca, std::string cert, std::string key) {
+    server_ca_ = std::move(ca);
+    server_cert_ = std::move(cert);
+    server_key_ = std::move(key);
+  }
+  // Extra keys inside the tls: mapping, e.g. "crl_file: x, ...".
+  void set_tls_extra(std::string yaml) { tls_extra_ = std::move(yaml); }
+  // Roots the client channels trust (default <pki>/ca.pem).
+  void set_client_roots(std::string file) { client_roots_ = std::move(file); }
+  const std::filesystem::path& pki() const;
 
   int port() const { return port_; }
   int admin_port() const { return admin_port_; }
@@ -73,6 +87,9 @@ class GatewayProcess {
   std::string body_;
   pid_t pid_ = -1;
   std::string log_level_ = "warn";
+  std::filesystem::path pki_;
+  std::string server_ca_, server_cert_, server_key_, tls_extra_,
+      client_roots_;
   std::atomic<int> port_{0}, admin_port_{0};
 };
 

@@ -64,6 +64,19 @@ absl::Status ValidateConfig(const GatewayConfig& c) {
         return Bad(name, absl::StrCat("file not found: ", *value));
       }
     }
+    if (c.tls().refresh_interval_seconds() < 0) {
+      return Bad("tls.refresh_interval_seconds", "must be >= 0");
+    }
+    // A configured CRL that is missing is not refused here: the gateway
+    // starts and refuses every handshake until it appears (fail closed,
+    // logged), so a late CRL delivery does not stop the service from
+    // coming up. A CRL folder must at least be a folder.
+    std::error_code ec;
+    if (!c.tls().crl_dir().empty() &&
+        fs::exists(c.tls().crl_dir(), ec) &&
+        !fs::is_directory(c.tls().crl_dir(), ec)) {
+      return Bad("tls.crl_dir", "not a folder");
+    }
   }
   if (c.store().sqlite_path().empty())
     return Bad("store.sqlite_path", "required");
@@ -87,6 +100,7 @@ absl::Status ValidateConfig(const GatewayConfig& c) {
     }
     if (a.publish_burst() < 0)
       return Bad(path + ".publish_burst", "must be >= 0");
+    if (a.max_queued() < 0) return Bad(path + ".max_queued", "must be >= 0");
   }
   const auto* event_enum = ehx::exchange::v1::EventType_descriptor();
   for (int i = 0; i < c.routes_size(); ++i) {
@@ -162,6 +176,8 @@ absl::StatusOr<GatewayConfig> LoadConfigText(const std::string& yaml,
   Absolutize(base_dir, c.mutable_tls()->mutable_ca_file());
   Absolutize(base_dir, c.mutable_tls()->mutable_cert_file());
   Absolutize(base_dir, c.mutable_tls()->mutable_key_file());
+  Absolutize(base_dir, c.mutable_tls()->mutable_crl_dir());
+  Absolutize(base_dir, c.mutable_tls()->mutable_crl_file());
   Absolutize(base_dir, c.mutable_store()->mutable_sqlite_path());
   Absolutize(base_dir, c.mutable_port_file());
   Absolutize(base_dir, c.mutable_audit()->mutable_signing_key_file());

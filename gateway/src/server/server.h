@@ -11,6 +11,22 @@
 
 namespace ehx::server {
 
+// TLS 1.2 cipher suites the listeners offer: ECDHE key exchange with an
+// AEAD cipher only (TLS 1.3 suites are AEAD by definition and listed too).
+// gRPC's minimum protocol version is TLS 1.2.
+inline constexpr char kTlsCipherSuites[] =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+    "TLS_CHACHA20_POLY1305_SHA256:"
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:"
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-CHACHA20-POLY1305";
+
+// Sets GRPC_SSL_CIPHER_SUITES to kTlsCipherSuites (gRPC reads it once, at
+// its first TLS use). Call at the start of main, before any gRPC object
+// exists; an operator's own value is replaced, with a warning.
+void PinTlsCipherSuites();
+
 // Owns the gRPC servers. Thread-safe.
 class GatewayServer {
  public:

@@ -561,7 +561,8 @@ def run(args, work):
                                timeout=RPC_TIMEOUT)
             raise Failure("Admin API answered a non-operator")
         except grpc.RpcError as e:
-            check(e.code() == StatusCode.PERMISSION_DENIED,
+            # Refused at the TLS handshake: not an operator certificate.
+            check(e.code() == StatusCode.UNAVAILABLE,
                   f"Admin API refuses early-help ({e.code()})")
         ok = True
     finally:
