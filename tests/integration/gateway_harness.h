@@ -88,8 +88,7 @@ class GatewayProcess {
   pid_t pid_ = -1;
   std::string log_level_ = "warn";
   std::filesystem::path pki_;
-  std::string server_ca_, server_cert_, server_key_, tls_extra_,
-      client_roots_;
+  std::string server_ca_, server_cert_, server_key_, tls_extra_, client_roots_;
   std::atomic<int> port_{0}, admin_port_{0};
 };
 

@@ -72,8 +72,7 @@ absl::Status ValidateConfig(const GatewayConfig& c) {
     // logged), so a late CRL delivery does not stop the service from
     // coming up. A CRL folder must at least be a folder.
     std::error_code ec;
-    if (!c.tls().crl_dir().empty() &&
-        fs::exists(c.tls().crl_dir(), ec) &&
+    if (!c.tls().crl_dir().empty() && fs::exists(c.tls().crl_dir(), ec) &&
         !fs::is_directory(c.tls().crl_dir(), ec)) {
       return Bad("tls.crl_dir", "not a folder");
     }

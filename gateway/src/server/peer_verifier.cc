@@ -208,8 +208,7 @@ std::shared_ptr<const PeerVerifier::Snapshot> PeerVerifier::Current() {
       const char* what = is_file ? "tls.crl_file" : "a file in tls.crl_dir";
       if (!Slurp(f, &pem)) {
         snap->error = absl::StrCat(what, " cannot be read");
-      } else if (ReadAllPem<X509_CRL>(pem, PEM_read_bio_X509_CRL, &crls) <=
-                 0) {
+      } else if (ReadAllPem<X509_CRL>(pem, PEM_read_bio_X509_CRL, &crls) <= 0) {
         snap->error =
             absl::StrCat(what, " holds no valid PEM CRL: ", OpensslError());
       }
@@ -285,9 +284,9 @@ absl::StatusOr<std::string> PeerVerifier::Check(std::string_view leaf_pem,
     }
     if (X509_verify_cert(ctx) != 1) {
       const int err = X509_STORE_CTX_get_error(ctx);
-      reason = absl::StrCat("chain: ", X509_verify_cert_error_string(err),
-                            " (depth ", X509_STORE_CTX_get_error_depth(ctx),
-                            ")");
+      reason =
+          absl::StrCat("chain: ", X509_verify_cert_error_string(err),
+                       " (depth ", X509_STORE_CTX_get_error_depth(ctx), ")");
     } else {
       STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx);
       for (int i = 0; i < sk_X509_num(chain) && reason.empty(); ++i) {
@@ -324,8 +323,9 @@ absl::StatusOr<std::string> PeerVerifier::Check(std::string_view leaf_pem,
     const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
     if (n->type != GEN_URI) continue;
     const ASN1_STRING* s = n->d.uniformResourceIdentifier;
-    std::string_view uri(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                         ASN1_STRING_length(s));
+    std::string_view uri(
+        reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+        ASN1_STRING_length(s));
     if (uri.substr(0, sizeof(kAgencyUriPrefix) - 1) == kAgencyUriPrefix) {
       ids.emplace_back(uri.substr(sizeof(kAgencyUriPrefix) - 1));
     }

@@ -75,10 +75,9 @@ class AgencyCertificateVerifier
     absl::StatusOr<std::string> r =
         verifier_->Check(std::string_view(leaf.data(), leaf.size()),
                          std::string_view(chain.data(), chain.size()));
-    *sync_status =
-        r.ok() ? grpc::Status::OK
-               : grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                              std::string(r.status().message()));
+    *sync_status = r.ok() ? grpc::Status::OK
+                          : grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                         std::string(r.status().message()));
     return true;
   }
   void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {
@@ -207,8 +206,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
         core, config.dev_plaintext(), std::move(ops));
     grpc::ServerBuilder b;
     CommonOptions(b);
-    b.AddListeningPort(config.admin_listen(), admin_creds,
-                        &impl->admin_port_);
+    b.AddListeningPort(config.admin_listen(), admin_creds, &impl->admin_port_);
     b.RegisterService(impl->admin_service_.get());
     impl->admin_ = b.BuildAndStart();
     if (!impl->admin_ || impl->admin_port_ == 0) {
