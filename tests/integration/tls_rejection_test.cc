@@ -6,12 +6,14 @@
 // and cipher suites are probed with Debian's `openssl s_client`.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gateway_harness.h"
@@ -372,6 +374,124 @@ TEST_F(TlsRejectionTest, ProtocolAndCipherMatrix) {
     }
   }
   EXPECT_EQ(Events(), 0);
+}
+
+}  // namespace
+}  // namespace ehx::testing
+
+namespace ehx::testing {
+namespace {
+
+void ReplaceAtomically(const fs::path& target, const std::string& content) {
+  const fs::path tmp =
+      target.parent_path() / ("." + target.filename().string() + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << content;
+  }
+  fs::rename(tmp, target);
+}
+
+// Rotation under load: 4 clients publish continuously, each opening a
+// new connection (a new handshake) every few calls, while the server's
+// certificate and key, the trusted CA bundle and the CRL are replaced on
+// disk. No good call fails; afterwards a new connection sees the new
+// server certificate and the agency revoked by the new CRL is refused.
+TEST(TlsRotationTest, CertificatesCaAndCrlRotateUnderLoadWithoutFailures) {
+  TempDir dir;
+  const fs::path live = dir.path() / "live";
+  fs::create_directories(live);
+  const fs::path pki = TestPki();
+  // Key and certificate in one file: one rename swaps both at once (the
+  // file watcher can never see a new key with an old certificate).
+  ReplaceAtomically(live / "server.pem",
+                    Slurp(pki / "server.key") + Slurp(pki / "server.pem"));
+  ReplaceAtomically(live / "ca.pem", Slurp(pki / "ca.pem"));
+  ReplaceAtomically(live / "crl.pem", Slurp(pki / "crl-empty.pem"));
+  GatewayProcess gw(dir.path(), Agencies());
+  gw.set_pki(pki);
+  gw.set_server_files((live / "ca.pem").string(),
+                      (live / "server.pem").string(),
+                      (live / "server.pem").string());
+  gw.set_tls_extra("crl_file: \"" + (live / "crl.pem").string() +
+                   "\", refresh_interval_seconds: 1");
+  gw.set_client_roots((pki / "bundle-both.pem").string());
+  ASSERT_TRUE(gw.Start()) << gw.log();
+
+  // health-visiting works before the new CRL.
+  auto fetch_as = [&](const std::string& agency) {
+    auto ch = gw.ChannelWith((pki / (agency + ".pem")).string(),
+                             (pki / (agency + ".key")).string());
+    FetchRequest req;
+    FetchResponse resp;
+    auto ctx = Ctx(5);
+    return ehx::exchange::v1::Exchange::NewStub(ch)->Fetch(ctx.get(), req,
+                                                           &resp);
+  };
+  ASSERT_TRUE(fetch_as("health-visiting").ok());
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<std::thread> clients;
+  const char* agencies[] = {"early-help", "school-oakfield", "early-help",
+                            "csc-front-door"};
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&, t] {
+      std::unique_ptr<ehx::exchange::v1::Exchange::Stub> stub;
+      for (int i = 0; !stop; ++i) {
+        if (i % 5 == 0) stub = gw.Exchange(agencies[t]);  // new handshake
+        PublishRequest req;
+        *req.mutable_envelope() =
+            Caf("rot-" + std::to_string(t) + "-" + std::to_string(i));
+        PublishReceipt r;
+        auto ctx = Ctx(10);
+        grpc::Status st = stub->Publish(ctx.get(), req, &r);
+        if (st.ok()) {
+          ++ok;
+        } else {
+          ++failed;
+          ADD_FAILURE() << agencies[t] << ": " << st.error_code() << " "
+                        << st.error_message();
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  ReplaceAtomically(live / "ca.pem", Slurp(pki / "bundle-both.pem"));
+  ReplaceAtomically(live / "server.pem",
+                    Slurp(pki / "server2.key") + Slurp(pki / "server2.pem"));
+  ReplaceAtomically(live / "crl.pem", Slurp(pki / "crl-rotate.pem"));
+  // Keep publishing across at least two refresh intervals.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  stop = true;
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GT(ok.load(), 20);
+
+  // A new connection sees the new server certificate.
+  const std::string server2 = Slurp(pki / "server2.pem");
+  std::string seen;
+  for (int i = 0; i < 50 && seen != server2; ++i) {
+    auto stub = gw.Exchange("early-help");
+    FetchRequest req;
+    FetchResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(5));
+    ASSERT_TRUE(stub->Fetch(&ctx, req, &resp).ok());
+    auto auth = ctx.auth_context();
+    for (const auto& v : auth->FindPropertyValues("x509_pem_cert")) {
+      seen.assign(v.data(), v.size());
+    }
+    if (seen != server2)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(seen, server2);
+  // The agency revoked by the new CRL is refused; the others are not.
+  EXPECT_EQ(fetch_as("health-visiting").error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(gw.log().find("certificate revoked"), std::string::npos);
+  EXPECT_TRUE(fetch_as("school-oakfield").ok());
 }
 
 }  // namespace
