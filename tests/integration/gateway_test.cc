@@ -2,6 +2,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <chrono>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "common/status_util.h"
+#include "ehx/audit/v1/audit.pb.h"
 #include "gateway_harness.h"
 
 namespace ehx::testing {
@@ -490,6 +492,52 @@ TEST_F(GatewayTest, PublishRateQuotaIsPerAgency) {
   EXPECT_EQ(other_ok, 20);
 }
 
+// An agency with too many undelivered messages gets RESOURCE_EXHAUSTED
+// while another agency publishes normally; the count survives a restart
+// (rebuilt from the store) and falls as recipients acknowledge.
+TEST_F(GatewayTest, QueueQuotaIsPerAgencyAndFreedByDelivery) {
+  std::string body = DemoAgenciesAndRoutes();
+  const std::string eh =
+      "{id: early-help, name: \"Early Help\", role: AGENCY_ROLE_EARLY_HELP}";
+  ASSERT_NE(body.find(eh), std::string::npos);
+  body.replace(body.find(eh), eh.size(),
+               "{id: early-help, name: \"Early Help\", role: "
+               "AGENCY_ROLE_EARLY_HELP, max_queued: 3}");
+  gw_ = std::make_unique<GatewayProcess>(dir_.path(), body);
+  ASSERT_TRUE(gw_->Start()) << gw_->log();
+  int queued = 0, i = 0;
+  grpc::Status st;
+  for (; i < 10; ++i) {
+    PublishReceipt r;
+    st = Publish(*gw_, "early-help", Caf("qq-" + std::to_string(i), "EH-QQ"),
+                 &r);
+    if (!st.ok()) break;
+    queued += r.recipients_size();
+  }
+  ASSERT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << st.error_message();
+  EXPECT_GE(queued, 3);      // refused only once the quota was reached
+  EXPECT_LT(queued - 2, 3);  // ... and not before (2 recipients a message)
+  // Another agency is not affected.
+  for (int j = 0; j < 5; ++j) {
+    PublishReceipt r;
+    EXPECT_TRUE(Publish(*gw_, "school-oakfield",
+                        Caf("qo-" + std::to_string(j), "EH-QO"), &r)
+                    .ok());
+  }
+  // Rebuilt from the store at start.
+  ASSERT_EQ(gw_->Stop(), 0) << gw_->log();
+  ASSERT_TRUE(gw_->Start()) << gw_->log();
+  PublishReceipt r;
+  EXPECT_EQ(
+      Publish(*gw_, "early-help", Caf("qq-after", "EH-QQ"), &r).error_code(),
+      grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // Delivered and acknowledged: room again.
+  Drain(*gw_, "school-oakfield");
+  Drain(*gw_, "health-visiting");
+  EXPECT_TRUE(Publish(*gw_, "early-help", Caf("qq-freed", "EH-QQ"), &r).ok());
+}
+
 // The audit trail of a real run verifies offline, and an edit is caught.
 TEST_F(GatewayTest, AuditTrailVerifiesOfflineAndCatchesTampering) {
   StartWith("");
@@ -517,6 +565,80 @@ TEST_F(GatewayTest, AuditTrailVerifiesOfflineAndCatchesTampering) {
   std::ifstream in(dir_.path() / "verify.out");
   std::string out((std::istreambuf_iterator<char>(in)), {});
   EXPECT_NE(out.find("first bad record seq=3"), std::string::npos) << out;
+}
+
+// Every Admin API action, reads included, is on the audit trail with the
+// operator as actor (and the case reference only as its pseudonym); the
+// trail still verifies.
+TEST_F(GatewayTest, EveryAdminActionIsAudited) {
+  StartWith("");
+  PublishReceipt r;
+  ASSERT_TRUE(Publish(*gw_, "early-help", Caf("adm-1", "EH-ADMIN-7"), &r).ok());
+  auto admin = gw_->Admin();
+  {
+    ehx::exchange::v1::GatewayStatus gs;
+    auto ctx = Ctx();
+    ASSERT_TRUE(admin->GetStatus(ctx.get(), {}, &gs).ok());
+  }
+  {
+    ehx::exchange::v1::ListDeadLettersRequest req;
+    ehx::exchange::v1::ListDeadLettersResponse resp;
+    auto ctx = Ctx();
+    ASSERT_TRUE(admin->ListDeadLetters(ctx.get(), req, &resp).ok());
+  }
+  {
+    ehx::exchange::v1::GetCaseRecordRequest req;
+    req.set_case_ref("EH-ADMIN-7");
+    ehx::record::v1::CaseRecord rec;
+    auto ctx = Ctx();
+    ASSERT_TRUE(admin->GetCaseRecord(ctx.get(), req, &rec).ok());
+  }
+  {
+    ehx::exchange::v1::PeekMailboxRequest req;
+    req.set_agency("school-oakfield");
+    ehx::exchange::v1::PeekMailboxResponse resp;
+    auto ctx = Ctx();
+    ASSERT_TRUE(admin->PeekMailbox(ctx.get(), req, &resp).ok());
+  }
+  {
+    ehx::exchange::v1::ReplayDeadLettersRequest req;  // refused: no ids
+    ehx::exchange::v1::ReplayDeadLettersResponse resp;
+    auto ctx = Ctx();
+    EXPECT_EQ(admin->ReplayDeadLetters(ctx.get(), req, &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  ASSERT_EQ(gw_->Stop(), 0) << gw_->log();
+  std::map<std::string, std::string> by_action;  // action -> actor
+  std::string all;
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir_.path() / "ehx.db").c_str(), &db,
+                            SQLITE_OPEN_READONLY, nullptr),
+            SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db, "SELECT record FROM audit_log", -1, &s, nullptr),
+      SQLITE_OK);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    ehx::audit::v1::AuditRecord a;
+    ASSERT_TRUE(a.ParseFromArray(sqlite3_column_blob(s, 0),
+                                 sqlite3_column_bytes(s, 0)));
+    by_action[a.action()] = a.actor();
+    all += a.DebugString();
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  for (const char* action :
+       {"admin_status", "admin_dead_letters", "admin_case_show",
+        "admin_mailbox_peek", "admin_replay"}) {
+    ASSERT_TRUE(by_action.count(action)) << action << "\n" << all;
+    EXPECT_EQ(by_action[action], "ops") << action;
+  }
+  EXPECT_NE(all.find("result=INVALID_ARGUMENT"), std::string::npos);
+  EXPECT_EQ(all.find("EH-ADMIN-7"), std::string::npos);  // pseudonym only
+  const std::string ctl = std::string(EHX_BINARY_DIR) +
+                          "/bin/ehxctl audit verify " +
+                          (dir_.path() / "ehx.db").string() + " >/dev/null";
+  EXPECT_EQ(std::system(ctl.c_str()), 0);
 }
 
 TEST(GatewayConfigTest, CheckConfigNamesUnknownKeyPath) {

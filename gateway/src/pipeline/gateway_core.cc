@@ -134,9 +134,53 @@ absl::Status GatewayCore::Init() {
     st = f.get();
     if (!st.ok()) return st;
   }
+  // Queue quotas: count what is still queued per sender.
+  for (const auto& a : config_.agencies()) {
+    if (a.max_queued() > 0) max_queued_[a.id()] = a.max_queued();
+  }
+  st = store_->Read([this](store::Txn& t) -> absl::Status {
+    auto q = t.Prepare(
+        "SELECT e.sender, count(*) FROM outbox o JOIN events e ON "
+        "e.seq=o.event_seq WHERE o.state=0 GROUP BY e.sender");
+    if (!q.ok()) return q.status();
+    while (true) {
+      auto r = (*q)->Step();
+      if (!r.ok()) return r.status();
+      if (!*r) break;
+      queued_[(*q)->Text(0)] = (*q)->Int(1);
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
   pool_ = std::make_unique<ReadPool>(2);
   sweeper_ = std::thread([this] { SweeperLoop(); });
   return absl::OkStatus();
+}
+
+void GatewayCore::AuditAdmin(const std::string& actor,
+                             const std::string& action,
+                             const std::string& case_ref,
+                             const std::string& detail,
+                             std::function<void(absl::Status)> done) {
+  store_->Write(
+      [this, actor, action, case_ref, detail](store::Txn& t) {
+        return AppendAudit(t, actor, action, "", case_ref, detail, clock_());
+      },
+      std::move(done));
+}
+
+void GatewayCore::AdjustQueued(const std::string& sender, int64_t delta) {
+  std::lock_guard<std::mutex> l(queued_mu_);
+  int64_t& n = queued_[sender];
+  n = std::max<int64_t>(0, n + delta);
+}
+
+bool GatewayCore::QueueFull(const std::string& sender) {
+  auto limit = max_queued_.find(sender);
+  if (limit == max_queued_.end()) return false;
+  std::lock_guard<std::mutex> l(queued_mu_);
+  auto it = queued_.find(sender);
+  return it != queued_.end() && it->second >= limit->second;
 }
 
 GatewayCore::~GatewayCore() { Shutdown(); }
@@ -224,6 +268,13 @@ void GatewayCore::Publish(std::string sender, Envelope env,
   if (!env.sender_agency().empty() && env.sender_agency() != sender) {
     done(absl::PermissionDeniedError(
         "sender_agency does not match the caller's certificate"));
+    return;
+  }
+  if (QueueFull(sender)) {
+    spdlog::debug("quota: queue quota reached by {}", sender);
+    done(absl::ResourceExhaustedError(
+        "queue quota reached: too many of this agency's messages are still "
+        "undelivered; retry later"));
     return;
   }
   std::vector<validate::FieldViolation> violations =
@@ -348,6 +399,7 @@ void GatewayCore::Publish(std::string sender, Envelope env,
                    .Run();
           if (!st.ok()) return st;
         }
+        AdjustQueued(sender, static_cast<int64_t>(recipients->size()));
         ApplyToRecord(e, *recipients, &record);
         auto up = t.Prepare(
             "INSERT INTO cases(case_ref, record) VALUES(?,?) ON CONFLICT"
@@ -499,6 +551,7 @@ absl::Status GatewayCore::KillLocked(store::Txn& t, int64_t id,
   if (!up.ok()) return up.status();
   absl::Status st = (*up)->Bind(1, reason).Bind(2, now).Bind(3, id).Run();
   if (!st.ok()) return st;
+  AdjustQueued(sender, -1);
   st = AppendAudit(t, kGatewayActor, "dead_letter", message_id, case_ref,
                    absl::StrCat("to=", recipient, " reason=", reason), now);
   if (!st.ok()) return st;
@@ -554,7 +607,10 @@ absl::Status GatewayCore::KillLocked(store::Txn& t, int64_t id,
            .Bind(4, now)
            .Bind(5, now + router_.TtlSeconds(n.event_type()) * 1000)
            .Run();
-  if (st.ok()) notify->push_back(sender);
+  if (st.ok()) {
+    notify->push_back(sender);
+    AdjustQueued(kGatewayActor, 1);
+  }
   return st;
 }
 
@@ -595,7 +651,9 @@ void GatewayCore::Ack(std::string agency, std::vector<AckItem> items,
         const int64_t now = clock_();
         for (const auto& item : items) {
           auto own = t.Prepare(
-              "SELECT 1 FROM outbox WHERE id=? AND recipient=? AND state=0");
+              "SELECT e.sender FROM outbox o JOIN events e ON "
+              "e.seq=o.event_seq WHERE o.id=? AND o.recipient=? AND "
+              "o.state=0");
           if (!own.ok()) return own.status();
           (*own)
               ->Bind(1, static_cast<int64_t>(item.delivery_id))
@@ -603,6 +661,7 @@ void GatewayCore::Ack(std::string agency, std::vector<AckItem> items,
           auto row = (*own)->Step();
           if (!row.ok()) return row.status();
           if (!*row) continue;
+          const std::string sender = (*own)->Text(0);
           (*own)->Reset();
           absl::Status st;
           const auto id = static_cast<int64_t>(item.delivery_id);
@@ -610,6 +669,7 @@ void GatewayCore::Ack(std::string agency, std::vector<AckItem> items,
             auto del = t.Prepare("DELETE FROM outbox WHERE id=?");
             if (!del.ok()) return del.status();
             st = (*del)->Bind(1, id).Run();
+            if (st.ok()) AdjustQueued(sender, -1);
           } else if (item.permanent) {
             st = KillLocked(t, id, "rejected_by_recipient", now, notify.get());
           } else {
@@ -845,26 +905,27 @@ absl::StatusOr<int> GatewayCore::Replay(const std::vector<uint64_t>& ids,
         const int64_t now = clock_();
         std::vector<std::pair<int64_t, std::string>> rows;
         auto sel = t.Prepare(
-            "SELECT o.id, o.recipient, e.event_type FROM outbox o JOIN events "
+            "SELECT o.id, o.recipient, e.event_type, e.sender FROM outbox o "
+            "JOIN events "
             "e "
             "ON e.seq=o.event_seq WHERE o.state=2 AND (?1='' OR "
             "o.recipient=?1)");
         if (!sel.ok()) return sel.status();
         (*sel)->Bind(1, agency);
-        std::vector<std::tuple<int64_t, std::string, int>> dead;
+        std::vector<std::tuple<int64_t, std::string, int, std::string>> dead;
         while (true) {
           auto r = (*sel)->Step();
           if (!r.ok()) return r.status();
           if (!*r) break;
           dead.emplace_back((*sel)->Int(0), (*sel)->Text(1),
-                            static_cast<int>((*sel)->Int(2)));
+                            static_cast<int>((*sel)->Int(2)), (*sel)->Text(3));
         }
         (*sel)->Reset();
         auto up = t.Prepare(
             "UPDATE outbox SET state=0, attempts=0, next_attempt_ms=?, "
             "expires_ms=?, dead_reason=NULL, died_ms=NULL WHERE id=?");
         if (!up.ok()) return up.status();
-        for (const auto& [id, recipient, type] : dead) {
+        for (const auto& [id, recipient, type, sender] : dead) {
           if (!all && std::find(ids.begin(), ids.end(),
                                 static_cast<uint64_t>(id)) == ids.end()) {
             continue;
@@ -875,6 +936,7 @@ absl::StatusOr<int> GatewayCore::Replay(const std::vector<uint64_t>& ids,
           absl::Status st =
               (*up)->Bind(1, now).Bind(2, now + ttl * 1000).Bind(3, id).Run();
           if (!st.ok()) return st;
+          AdjustQueued(sender, 1);
           st = AppendAudit(t, "admin", "replay", absl::StrCat(id), "",
                            absl::StrCat("to=", recipient), now);
           if (!st.ok()) return st;

@@ -61,6 +61,13 @@ class GatewayCore : public Exchange {
   absl::StatusOr<std::vector<ehx::exchange::v1::Delivery>> Peek(
       const std::string& agency, int limit);
 
+  // Appends an admin-action audit record (actor: the operator's agency
+  // id; `case_ref` is stored as its pseudonym; `detail` machine-made text
+  // only). `done` runs on the store's writer thread once it is durable.
+  void AuditAdmin(const std::string& actor, const std::string& action,
+                  const std::string& case_ref, const std::string& detail,
+                  std::function<void(absl::Status)> done);
+
   // True if `agency` is registered and not decommissioned.
   bool IsActiveAgency(const std::string& agency) const;
   // Non-OK when the store refuses writes.
@@ -158,6 +165,18 @@ class GatewayCore : public Exchange {
   std::map<std::string, Bucket> buckets_;
   // True if `agency` may publish one more message now.
   bool TakeToken(const std::string& agency);
+
+  // Queue quotas (Agency.max_queued): undelivered deliveries (outbox rows
+  // in state 0) per original sender, kept in memory: counted from the
+  // store at start, then adjusted where rows enter or leave state 0
+  // (publish, ack, dead letter, replay). A write that rolls back after
+  // adjusting leaves the count high, never low (it only refuses sooner).
+  std::mutex queued_mu_;
+  std::map<std::string, int64_t> queued_;
+  std::map<std::string, int64_t> max_queued_;  // immutable after Init
+  void AdjustQueued(const std::string& sender, int64_t delta);
+  // True if `sender` is at or over its queue quota.
+  bool QueueFull(const std::string& sender);
 
   std::mutex watch_mu_;
   std::map<uint64_t, std::pair<std::string, std::function<void()>>> watchers_;

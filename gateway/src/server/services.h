@@ -71,7 +71,15 @@ class AdminService final : public ehx::exchange::v1::Admin::CallbackService {
       ehx::exchange::v1::PeekMailboxResponse* resp) override;
 
  private:
-  absl::Status Authorize(grpc::CallbackServerContext* ctx);
+  // The operator's agency id, or why the caller is not one.
+  absl::StatusOr<std::string> Authorize(grpc::CallbackServerContext* ctx);
+  // Audits the action, then finishes the call with `result`.
+  grpc::ServerUnaryReactor* Audited(grpc::CallbackServerContext* ctx,
+                                    const std::string& actor,
+                                    const std::string& action,
+                                    const std::string& case_ref,
+                                    const std::string& detail,
+                                    absl::Status result);
   pipeline::GatewayCore* core_;
   bool dev_;
   std::set<std::string> operators_;
