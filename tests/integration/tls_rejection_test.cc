@@ -311,6 +311,31 @@ TEST_F(TlsRejectionTest, MissingCrlFailsClosed) {
   EXPECT_NE(log.find("fail closed"), std::string::npos) << log;
 }
 
+// tls.crl_dir: a CRL renamed into the folder takes effect on the next
+// handshake, without a restart; an emptied folder fails closed.
+TEST_F(TlsRejectionTest, CrlDirIsReloadedWhenItChanges) {
+  const fs::path crls = dir_.path() / "crls";
+  fs::create_directories(crls);
+  fs::copy_file(TestPki() / "crl-empty.pem", crls / "all.pem");
+  gw_ = std::make_unique<GatewayProcess>(dir_.path(), Agencies());
+  gw_->set_pki(TestPki());
+  gw_->set_tls_extra("crl_dir: \"" + crls.string() + "\"");
+  ASSERT_TRUE(gw_->Start()) << gw_->log();
+  EXPECT_TRUE(Call("health-visiting.pem", "health-visiting.key", false).ok());
+  fs::copy_file(TestPki() / "crl-rotate.pem", crls / ".new.tmp");
+  fs::rename(crls / ".new.tmp", crls / "all.pem");
+  EXPECT_EQ(
+      Call("health-visiting.pem", "health-visiting.key", false).error_code(),
+      grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(Call("school-oakfield.pem", "school-oakfield.key", false).ok());
+  fs::remove(crls / "all.pem");
+  EXPECT_EQ(
+      Call("school-oakfield.pem", "school-oakfield.key", false).error_code(),
+      grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(gw_->log().find("no CRL was found"), std::string::npos)
+      << gw_->log();
+}
+
 // TLS 1.0 and 1.1, and TLS 1.2 with CBC, plain-RSA or finite-field DHE
 // key exchange are refused by the server; TLS 1.2 ECDHE+AEAD and TLS 1.3
 // are accepted. The client runs at SECLEVEL=0 so that it does offer the
