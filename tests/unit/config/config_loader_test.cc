@@ -1,6 +1,10 @@
 #include "config/config_loader.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "config/yaml_proto.h"
 #include "google/protobuf/struct.pb.h"
@@ -91,6 +95,42 @@ agencies: [{id: a, role: AGENCY_ROLE_SCHOOL}, {id: a, role: AGENCY_ROLE_SCHOOL}]
 )")
                 .find("duplicate agency id"),
             std::string::npos);
+}
+
+TEST(ConfigLoaderTest, TlsReloadCrlAndQueueQuotaKeys) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      ("ehx-config-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "crls");
+  for (const char* f : {"ca.pem", "server.pem", "server.key"}) {
+    std::ofstream(dir / f) << "x";
+  }
+  const std::string base = R"(
+listen: "127.0.0.1:0"
+store: {sqlite_path: x.db}
+tls: {ca_file: ca.pem, cert_file: server.pem, key_file: server.key)";
+  auto c = LoadConfigText(
+      base +
+          ", refresh_interval_seconds: 5, crl_dir: crls, crl_file: c.pem}\n" +
+          "agencies: [{id: a, role: AGENCY_ROLE_SCHOOL, max_queued: 10}]\n",
+      dir);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->tls().refresh_interval_seconds(), 5);
+  EXPECT_EQ(c->tls().crl_dir(), (dir / "crls").string());
+  EXPECT_EQ(c->tls().crl_file(), (dir / "c.pem").string());  // may be absent
+  EXPECT_EQ(c->agencies(0).max_queued(), 10);
+  auto err = [&](const std::string& yaml) {
+    auto r = LoadConfigText(yaml, dir);
+    return r.ok() ? std::string() : std::string(r.status().message());
+  };
+  EXPECT_EQ(err(base + ", refresh_interval_seconds: -1}\n"),
+            "config: tls.refresh_interval_seconds: must be >= 0");
+  EXPECT_EQ(err(base + ", crl_dir: ca.pem}\n"),
+            "config: tls.crl_dir: not a folder");
+  EXPECT_EQ(err(base + "}\nagencies: [{id: a, role: AGENCY_ROLE_SCHOOL, "
+                       "max_queued: -1}]\n"),
+            "config: agencies[0].max_queued: must be >= 0");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ConfigLoaderTest, YamlSyntaxErrorsGiveLineAndColumn) {
