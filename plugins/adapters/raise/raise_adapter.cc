@@ -144,6 +144,9 @@ class RaiseAdapter : public ehx::sdk::Adapter {
     options_.agency_id =
         config_.agency_id().empty() ? "early-help" : config_.agency_id();
     options_.la_code = config_.la_code();
+    for (const auto& [scope, agency] : config_.scope_agencies()) {
+      options_.scope_agencies[scope] = agency;
+    }
     import_options_.agency_id = options_.agency_id;
     import_options_.la_code =
         config_.la_code().empty() ? "000" : config_.la_code();
@@ -151,6 +154,7 @@ class RaiseAdapter : public ehx::sdk::Adapter {
         config_.poll_interval_ms() ? config_.poll_interval_ms() : 5000);
     max_bytes_ = config_.max_file_bytes() ? config_.max_file_bytes()
                                           : int64_t{256} << 20;
+    snapshots_ = SnapshotIndex((export_ / ".ehx-raise-snapshots").string());
     LoadDigests();
   }
 
@@ -208,8 +212,17 @@ class RaiseAdapter : public ehx::sdk::Adapter {
 
   // Processes one export file's bytes (publishes through the host). The
   // export folder loop calls this for every file; serialised by ingest_mu_.
+  // (The dry run, `ehxctl adapter check`, comes through here: it does not
+  // consult or record the snapshot order of the export folder.)
   ehxpb::adapter::v1::IngestReport Ingest(const std::string& input_name,
                                           std::string_view bytes) override {
+    return IngestWith(input_name, bytes, nullptr);
+  }
+
+ private:
+  ehxpb::adapter::v1::IngestReport IngestWith(const std::string& input_name,
+                                              std::string_view bytes,
+                                              SnapshotIndex* snapshots) {
     std::lock_guard<std::mutex> lock(ingest_mu_);
     ExportOptions options = options_;
     options.file_name = input_name;
@@ -220,13 +233,12 @@ class RaiseAdapter : public ehx::sdk::Adapter {
         [this](const ehxpb::exchange::v1::Envelope& e) {
           return host_.Publish(e);
         },
-        received, /*processed_at=*/"");
+        received, /*processed_at=*/"", snapshots);
     last_report_json_ = std::move(out.processing_report);
     last_result_ = out.result;
     return std::move(out.report);
   }
 
- private:
   void Run() {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stopping_) {
@@ -293,7 +305,7 @@ class RaiseAdapter : public ehx::sdk::Adapter {
               "\"records\": []}\n");
       return;
     }
-    const auto report = Ingest(name, bytes);
+    const auto report = IngestWith(name, bytes, &snapshots_);
     std::lock_guard<std::mutex> lock(ingest_mu_);
     if (last_result_.empty()) return;  // transient: retry on the next scan
     host_.Log(LogLevel::kInfo,
@@ -343,6 +355,9 @@ class RaiseAdapter : public ehx::sdk::Adapter {
   std::chrono::milliseconds poll_{5000};
   int64_t max_bytes_ = 0;
   std::set<std::string> digests_;
+  // Contract 8.4: newest exportedAt applied per case
+  // (export/.ehx-raise-snapshots).
+  SnapshotIndex snapshots_;
   std::string last_report_json_;
   std::string last_result_;
 

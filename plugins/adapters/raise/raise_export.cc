@@ -1611,10 +1611,23 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
       if (given_by) out_c.set_given_by_person_id(*given_by);
       if (on_behalf.empty() && given_by) on_behalf.push_back(*given_by);
       for (auto& o : on_behalf) out_c.add_on_behalf_of_person_ids(o);
-      for (auto& s : scope) out_c.add_scope_agency_ids(s);
+      for (auto& s : scope) {
+        auto mapped = options_.scope_agencies.find(s);
+        out_c.add_scope_agency_ids(
+            mapped == options_.scope_agencies.end() ? s : mapped->second);
+      }
       if (type) {
         if (*type == "information_sharing") {
           out_c.add_scope_purposes(cv1::CONSENT_PURPOSE_INFORMATION_SHARING);
+          // "Consent to store and share information with the services
+          // listed" (contract 10.1): the early help service that stores it
+          // is in scope too. Only with scope_agencies, where scopes are
+          // agency ids the policy compares.
+          if (!options_.scope_agencies.empty() &&
+              std::find(scope.begin(), scope.end(), options_.agency_id) ==
+                  scope.end()) {
+            out_c.add_scope_agency_ids(options_.agency_id);
+          }
         } else if (*type == "assessment") {
           out_c.add_scope_purposes(cv1::CONSENT_PURPOSE_ASSESSMENT);
         } else if (*type == "referral") {
@@ -2435,6 +2448,21 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
     return;
   }
 
+  // Agencies involved: those a given consent's scope maps to (configured
+  // scope_agencies only; a raw scope value is a service, not an agency).
+  {
+    std::set<std::string> involved;
+    for (const auto& cons : consents) {
+      if (cons.state() != cv1::CONSENT_STATE_GIVEN) continue;
+      for (const auto& [scope, agency] : options_.scope_agencies) {
+        for (const auto& a : cons.scope_agency_ids()) {
+          if (a == agency) involved.insert(agency);
+        }
+      }
+    }
+    for (const auto& a : involved) ehc.add_agencies_involved(a);
+  }
+
   // --- events -----------------------------------------------------------
   const std::string kid = KeyId(case_id);
   auto add = [&](ex::EventType type, const Instant& at, std::string key,
@@ -2469,6 +2497,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
     caf.set_assessment_id(assessment->assessment_id());
     *caf.mutable_level_of_need() = ehc.level_of_need();
     *caf.mutable_lead_practitioner() = ehc.lead_practitioner();
+    *caf.mutable_agencies_involved() = ehc.agencies_involved();
     for (const auto& ch : ehc.children()) *caf.add_children() = ch;
     caf.set_kind(assessment->kind());
     *caf.mutable_started_on() = assessment->started_on();

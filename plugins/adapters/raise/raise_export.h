@@ -17,6 +17,7 @@
 #ifndef EHX_ADAPTERS_RAISE_RAISE_EXPORT_H_
 #define EHX_ADAPTERS_RAISE_RAISE_EXPORT_H_
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +71,11 @@ struct ExportOptions {
   // The folder holding the file (for documents/<sha256> content); empty:
   // document content is not read.
   std::string export_dir;
+  // Consent scope value -> ehx agency id (RaiseConfig.scope_agencies):
+  // mapped values replace the scope value, and agencies mapped from given
+  // consents are the case's agencies_involved. Empty: scopes pass through
+  // and agencies_involved stays empty.
+  std::map<std::string, std::string> scope_agencies;
 };
 
 struct ExportResult {

@@ -31,7 +31,8 @@ IngestOutcome IngestExportFile(const std::string& file_name,
                                const ExportOptions& options,
                                const Publisher& publish,
                                const std::string& received_at,
-                               const std::string& processed_at) {
+                               const std::string& processed_at,
+                               SnapshotIndex* snapshots) {
   IngestOutcome out;
   auto& rep = out.report;
   rep.set_input_name(file_name);
@@ -59,6 +60,35 @@ IngestOutcome IngestExportFile(const std::string& file_name,
     }
     for (size_t ci = 0; ci < ex.cases.size() && !transient; ++ci) {
       CaseOutput& c = ex.cases[ci];
+      RecordReport* case_record = nullptr;
+      for (RecordReport& r : ex.records) {
+        if (r.record_type == "case" && r.index == c.index) case_record = &r;
+      }
+      const std::string case_path = "$.cases[" + std::to_string(c.index) + "]";
+      const SnapshotIndex::Order order =
+          snapshots ? snapshots->Check(c.case_id, ex.exported_at)
+                    : SnapshotIndex::Order::kNewer;
+      if (order == SnapshotIndex::Order::kStale) {
+        if (case_record) {
+          case_record->status = "skipped_stale";
+          case_record->issues.push_back(
+              {"info", "stale_snapshot", case_path,
+               "older than the snapshot of this case already stored"});
+        }
+        continue;  // contract 8.4: an older snapshot is not applied
+      }
+      if (order == SnapshotIndex::Order::kSame && case_record) {
+        case_record->issues.push_back(
+            {"warning", "conflicting_snapshot", case_path,
+             "another snapshot of this case has the same exportedAt; this "
+             "later file wins"});
+        auto* e = rep.add_errors();
+        e->set_position(case_path);
+        e->set_rule("conflicting_snapshot");
+        e->set_field("exportedAt");
+        e->set_message("another snapshot has the same exportedAt");
+        e->set_flagged_only(true);
+      }
       bool any_refused = false;
       for (PlannedEvent& ev : c.events) {
         ehx::sdk::PublishResult pr = publish(ev.envelope);
@@ -109,6 +139,7 @@ IngestOutcome IngestExportFile(const std::string& file_name,
         }
       }
       if (!transient) {
+        if (snapshots) snapshots->Record(c.case_id, ex.exported_at);
         stored.push_back(static_cast<int>(ci));
         rep.set_records_published(rep.records_published() + 1);
         if (any_refused) rep.set_records_failed(rep.records_failed() + 1);

@@ -20,6 +20,7 @@
 #include "ehx_adapter_protos.h"
 #include "ehx_sdk/adapter.h"
 #include "raise_export.h"
+#include "raise_snapshots.h"
 
 namespace ehx::adapters::raise {
 
@@ -37,12 +38,18 @@ struct IngestOutcome {
 
 // `received_at` / `processed_at` are RFC 3339 UTC strings for the report;
 // an empty `processed_at` means the system clock when processing ends.
+// With `snapshots` (contract 8.4), a case whose stored snapshot is newer
+// than this file's exportedAt is not applied (record status
+// `skipped_stale`, info issue `stale_snapshot`); one with the same
+// exportedAt is applied and flagged `conflicting_snapshot`; every applied
+// case is recorded in it.
 IngestOutcome IngestExportFile(const std::string& file_name,
                                std::string_view bytes,
                                const ExportOptions& options,
                                const Publisher& publish,
                                const std::string& received_at,
-                               const std::string& processed_at);
+                               const std::string& processed_at,
+                               SnapshotIndex* snapshots = nullptr);
 
 }  // namespace ehx::adapters::raise
 

@@ -3,6 +3,7 @@
 // checked by the gateway's own validator.
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -292,6 +293,42 @@ TEST(RaiseExport, ContractExampleIsAcceptedAndFlagged) {
                EnvelopesJson(r));
 }
 
+// scope_agencies turns Raise's consent scope (services) into ehx agency
+// ids, and the agencies of given consents into agencies_involved (whom the
+// gateway routes the case and CAF to); unmapped scopes pass through.
+TEST(RaiseExport, ConsentScopeMapsToAgenciesInvolved) {
+  ExportOptions o;
+  o.file_name = kExample;
+  o.la_code = "801";
+  o.scope_agencies = {{"school", "school-oakfield"},
+                      {"health_visiting", "health-visiting"}};
+  const ExportResult r = ParseExport(Read(kFixtures / kExample), o);
+  ASSERT_EQ(r.file_error, "");
+  const CaseOutput* c = Case(r, "EH-2026-0100");
+  ASSERT_NE(c, nullptr);
+  const ex::Envelope* opened = Event(c, ex::EVENT_TYPE_CASE_OPENED);
+  ASSERT_NE(opened, nullptr);
+  EXPECT_EQ(std::vector<std::string>(
+                opened->case_opened().agencies_involved().begin(),
+                opened->case_opened().agencies_involved().end()),
+            (std::vector<std::string>{"health-visiting", "school-oakfield"}));
+  const ex::Envelope* caf = Event(c, ex::EVENT_TYPE_CAF_NOTIFICATION);
+  ASSERT_NE(caf, nullptr);
+  EXPECT_EQ(caf->caf_notification().agencies_involved_size(), 2);
+  const ex::Envelope* consent = Event(c, ex::EVENT_TYPE_CONSENT_UPDATED);
+  ASSERT_NE(consent, nullptr);
+  EXPECT_EQ(
+      std::vector<std::string>(consent->consent().scope_agency_ids().begin(),
+                               consent->consent().scope_agency_ids().end()),
+      (std::vector<std::string>{"school-oakfield", "gp", "health-visiting"}));
+  // Without the mapping nothing is invented.
+  const ExportResult plain = Parse(kExample);
+  const ex::Envelope* plain_opened =
+      Event(Case(plain, "EH-2026-0100"), ex::EVENT_TYPE_CASE_OPENED);
+  ASSERT_NE(plain_opened, nullptr);
+  EXPECT_EQ(plain_opened->case_opened().agencies_involved_size(), 0);
+}
+
 TEST(RaiseExport, TrickyFileRejectsOnlyTheBadRecords) {
   const ExportResult r = Parse(kTricky);
   ASSERT_EQ(r.file_error, "");
@@ -507,6 +544,54 @@ TEST(RaiseExport, DocumentContentIsCheckedNotTrusted) {
   EXPECT_TRUE(HasIssue(&tricked, "document_content_missing", path));
   std::error_code ec;
   fs::remove_all(dir, ec);
+}
+
+// Contract 8.4: snapshots are ordered by exportedAt. After the October
+// export, the March export of the same case is skipped_stale and publishes
+// nothing for it; the order survives a restart (the index file).
+TEST(RaiseIngest, StaleSnapshotIsNotApplied) {
+  int published = 0;
+  std::set<std::string> cases_published;
+  Publisher publish = [&](const ex::Envelope& e) {
+    ++published;
+    cases_published.insert(e.case_ref());
+    ehx::sdk::PublishResult r;
+    r.receipt.set_message_id("m" + std::to_string(published));
+    return r;
+  };
+  const fs::path dir =
+      fs::temp_directory_path() / ("raise-snap-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string index_file = (dir / "snapshots").string();
+  ExportOptions o;
+  {
+    SnapshotIndex snapshots(index_file);
+    IngestOutcome october = IngestExportFile(
+        kTricky, Read(kFixtures / kTricky), o, publish, "t0", "t1", &snapshots);
+    ASSERT_NE(october.result, "rejected");
+    EXPECT_TRUE(cases_published.count("EH-2026-0100"));
+  }
+  SnapshotIndex reloaded(index_file);  // as after a restart
+  cases_published.clear();
+  IngestOutcome march = IngestExportFile(kExample, Read(kFixtures / kExample),
+                                         o, publish, "t0", "t1", &reloaded);
+  EXPECT_NE(march.result, "rejected");
+  EXPECT_FALSE(cases_published.count("EH-2026-0100"));
+  EXPECT_NE(march.processing_report.find("\"skipped_stale\""),
+            std::string::npos);
+  EXPECT_NE(march.processing_report.find("\"stale_snapshot\""),
+            std::string::npos);
+  EXPECT_EQ(march.report.records_published(), 0);
+  // The same exportedAt in another file: applied, flagged.
+  IngestOutcome again = IngestExportFile(kTricky, Read(kFixtures / kTricky), o,
+                                         publish, "t0", "t1", &reloaded);
+  EXPECT_TRUE(cases_published.count("EH-2026-0100"));
+  bool flagged = false;
+  for (const auto& e : again.report.errors()) {
+    if (e.rule() == "conflicting_snapshot" && e.flagged_only()) flagged = true;
+  }
+  EXPECT_TRUE(flagged);
+  fs::remove_all(dir);
 }
 
 // Checklist 13: the same file twice publishes nothing new.
