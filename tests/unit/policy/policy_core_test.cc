@@ -113,7 +113,7 @@ class PolicyCoreTest : public ::testing::Test {
 
 TEST_F(PolicyCoreTest, DecisionsAreAuditedWithVersionAndMasksApplied) {
   Start(testing::DefaultPolicyConfig());
-  EXPECT_EQ(Count("policy_loaded", "policy=2026-01-default-1"), 1);
+  EXPECT_EQ(Count("policy_loaded", "policy=2026-01-default-2"), 1);
   Envelope opened = Demo("01-case-opened.json", "o-1");
   opened.clear_case_opened();  // keep it small: re-add the parties
   opened = Demo("01-case-opened.json", "o-1");
@@ -131,7 +131,7 @@ TEST_F(PolicyCoreTest, DecisionsAreAuditedWithVersionAndMasksApplied) {
   EXPECT_EQ(Count("share",
                   "to=role-school record=RECORD_TYPE_CAF_NOTIFICATION "
                   "basis=SHARING_BASIS_CONSENT_CITED party=yes "
-                  "rule=caf-to-parties policy=2026-01-default-1"),
+                  "rule=caf-to-parties policy=2026-01-default-2"),
             1);
   EXPECT_EQ(
       Count("withhold", "to=role-other record=RECORD_TYPE_CAF_NOTIFICATION"),
@@ -238,7 +238,7 @@ TEST_F(PolicyCoreTest, ConsentWithdrawalWithdrawsQueuedDeliveries) {
   EXPECT_EQ(Count("withhold",
                   "to=role-school record=RECORD_TYPE_CAF_NOTIFICATION "
                   "basis=SHARING_BASIS_CONSENT_WITHDRAWN party=yes "
-                  "rule=default-deny policy=2026-01-default-1 at=delivery"),
+                  "rule=default-deny policy=2026-01-default-2 at=delivery"),
             2);
   // Health's fresh consent covers it: both CAFs and the three notices.
   auto health = DrainCore(this, fetch("role-health"), ack("role-health"));

@@ -25,7 +25,7 @@ TEST(PolicyConfigTest, DefaultPolicyValidatesWithDemoAgencies) {
       << ehx::config::ValidateConfig(c);
   auto e = PolicyEngine::Create(c);
   EXPECT_TRUE(e->ok()) << e->error();
-  EXPECT_EQ(e->version(), "2026-01-default-1");
+  EXPECT_EQ(e->version(), "2026-01-default-2");
 }
 
 TEST(PolicyConfigTest, DemoYamlCarriesTheDefaultPolicyVerbatim) {
@@ -387,7 +387,7 @@ TEST(PolicyEngineTest, SignificantHarmReferralReachesFrontDoorWhateverConsent) {
       engine->AuditDetail("csc-front-door", d),
       "to=csc-front-door record=RECORD_TYPE_STEP_UP_REFERRAL "
       "basis=SHARING_BASIS_SIGNIFICANT_HARM party=no "
-      "rule=builtin-significant-harm-front-door policy=2026-01-default-1");
+      "rule=builtin-significant-harm-front-door policy=2026-01-default-2");
   // Without significant harm and with consent refused it is withheld.
   ref.mutable_step_up_referral()->set_significant_harm(false);
   ref.mutable_step_up_referral()->clear_legal_basis();
