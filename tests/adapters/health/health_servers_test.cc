@@ -4,14 +4,19 @@
 #include <utility>
 // clang-format on
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -210,6 +215,102 @@ TEST_F(HttpsServerTest, ClientCertificateRequired) {
   EXPECT_EQ(Post(server->port(), Fixture("patient_zoe.json"), true, &body),
             200);
   server->Stop();
+}
+
+// A one-thread HTTPS server on loopback (Boost.Beast) standing in for the
+// health visitors' FHIR server: answers the n-th connection with the n-th
+// status and keeps the requests it read.
+class FakeFhirServer {
+ public:
+  FakeFhirServer(const std::string& dir, std::vector<int> statuses)
+      : ctx_(ssl::context::tls_server),
+        acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    ctx_.use_certificate_chain_file(dir + "/server.pem");
+    ctx_.use_private_key_file(dir + "/server.key", ssl::context::pem);
+    port_ = acceptor_.local_endpoint().port();
+    thread_ = std::thread([this, statuses] {
+      for (int status : statuses) {
+        tcp::socket sock(io_);
+        boost::system::error_code ec;
+        acceptor_.accept(sock, ec);
+        if (ec) break;
+        beast::ssl_stream<beast::tcp_stream> stream(std::move(sock), ctx_);
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+        stream.handshake(ssl::stream_base::server, ec);
+        if (ec) continue;  // e.g. the client did not trust us
+        beast::flat_buffer buf;
+        http::request<http::string_body> req;
+        http::read(stream, buf, req, ec);
+        if (ec) continue;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          requests_.push_back(req);
+        }
+        http::response<http::string_body> res(static_cast<http::status>(status),
+                                              11);
+        res.set(http::field::content_type, "application/fhir+json");
+        res.body() = "{\"resourceType\": \"OperationOutcome\"}";
+        res.prepare_payload();
+        http::write(stream, res, ec);
+        stream.shutdown(ec);
+      }
+      done_ = true;
+    });
+  }
+  ~FakeFhirServer() {
+    // Unblock accept() if a test failed before using every status.
+    while (!done_) {
+      asio::io_context io;
+      tcp::socket s(io);
+      boost::system::error_code ec;
+      s.connect({asio::ip::make_address("127.0.0.1"), port_}, ec);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    thread_.join();
+  }
+  unsigned short port() const { return port_; }
+  std::vector<http::request<http::string_body>> requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+
+ private:
+  asio::io_context io_;
+  ssl::context ctx_;
+  tcp::acceptor acceptor_;
+  unsigned short port_ = 0;
+  std::atomic<bool> done_{false};
+  std::mutex mu_;
+  std::vector<http::request<http::string_body>> requests_;
+  std::thread thread_;
+};
+
+// communication_url: the Communication is POSTed over TLS (server verified
+// against communication_ca_file) as application/fhir+json, and the HTTP
+// status comes back for the delivery decision (2xx ack, 4xx dead letter,
+// else retry); an untrusted server is a transport failure, never a send.
+TEST_F(HttpsServerTest, CommunicationIsPostedToTheConfiguredUrl) {
+  const std::string body = Fixture("communication_caf.golden.json");
+  ASSERT_FALSE(body.empty());
+  FakeFhirServer fhir(*dir_, {201, 422, 503, 201});
+  const std::string url = "https://localhost:" + std::to_string(fhir.port()) +
+                          "/fhir/Communication";
+  std::string error;
+  EXPECT_EQ(PostJson(url, body, *dir_ + "/ca.pem", &error), 201) << error;
+  EXPECT_EQ(PostJson(url, body, *dir_ + "/ca.pem", &error), 422) << error;
+  EXPECT_EQ(PostJson(url, body, *dir_ + "/ca.pem", &error), 503) << error;
+  // A CA that did not sign the server: refused before anything is sent.
+  EXPECT_EQ(PostJson(url, body, *dir_ + "/client.pem", &error), -1);
+  EXPECT_THAT(error, HasSubstr("communication_url request failed"));
+  const auto got = fhir.requests();
+  ASSERT_EQ(got.size(), 3u);
+  for (const auto& req : got) {
+    EXPECT_EQ(req.method(), http::verb::post);
+    EXPECT_EQ(req.target(), "/fhir/Communication");
+    EXPECT_EQ(req[http::field::content_type], "application/fhir+json");
+    EXPECT_EQ(req.body(), body);
+  }
+  EXPECT_EQ(PostJson("ftp://localhost/x", body, "", &error), -1);
 }
 
 }  // namespace
