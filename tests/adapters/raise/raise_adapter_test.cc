@@ -320,7 +320,8 @@ TEST(RaiseExport, ConsentScopeMapsToAgenciesInvolved) {
   EXPECT_EQ(
       std::vector<std::string>(consent->consent().scope_agency_ids().begin(),
                                consent->consent().scope_agency_ids().end()),
-      (std::vector<std::string>{"school-oakfield", "gp", "health-visiting"}));
+      (std::vector<std::string>{"school-oakfield", "gp", "health-visiting",
+                                "early-help"}));
   // Without the mapping nothing is invented.
   const ExportResult plain = Parse(kExample);
   const ex::Envelope* plain_opened =

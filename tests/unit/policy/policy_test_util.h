@@ -57,7 +57,7 @@ inline std::string AgencyFor(const std::string& role) {
   return id;
 }
 
-// The default policy (deploy/config/policy.yaml, which grants the four demo
+// The default policy (deploy/config/policy.yaml, which grants the seven demo
 // agencies) with the demo agencies and one granted agency per role
 // ("role-school", ...), plus "new-school" (registered, not granted) and
 // "old-health" (granted, decommissioned).
@@ -79,6 +79,11 @@ inline ehx::config::v1::GatewayConfig DefaultPolicyConfig() {
   add("csc-front-door", ehx::config::v1::AGENCY_ROLE_CSC_FRONT_DOOR, false);
   add("school-oakfield", ehx::config::v1::AGENCY_ROLE_SCHOOL, false);
   add("health-visiting", ehx::config::v1::AGENCY_ROLE_HEALTH, false);
+  // The demo's adapter agencies (granted by policy.yaml too).
+  add("early-help-raise", ehx::config::v1::AGENCY_ROLE_EARLY_HELP, false);
+  add("csc", ehx::config::v1::AGENCY_ROLE_CSC_FRONT_DOOR, false);
+  add("supporting-families", ehx::config::v1::AGENCY_ROLE_SUPPORTING_FAMILIES,
+      false);
   for (size_t i = 0; i < RoleNames().size(); ++i) {
     add(AgencyFor(RoleNames()[i]),
         static_cast<ehx::config::v1::AgencyRole>(i + 1), true);
