@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "csc_files.h"
 #include "csc_util.h"
+#include "ehx_sdk/files.h"
 
 namespace ehx::adapters::csc {
 namespace {
@@ -17,51 +17,6 @@ using ::ehx::sdk::DeliveryResult;
 using ::ehx::sdk::LogLevel;
 using ::ehx::sdk::Status;
 using ::ehx::sdk::StatusError;
-
-Status CheckDir(const std::string& value, const char* key, bool required,
-                bool create) {
-  if (value.empty()) {
-    if (!required) return Status();
-    return Status(Code::kInvalidArgument, std::string(key) + " is required");
-  }
-  if (!fs::path(value).is_absolute()) {
-    return Status(Code::kInvalidArgument,
-                  std::string(key) + " must be an absolute path");
-  }
-  std::error_code ec;
-  if (create) {
-    fs::create_directories(value, ec);
-    if (!ec) {
-      fs::permissions(
-          value,
-          fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec,
-          ec);
-    }
-  }
-  if (!fs::is_directory(value, ec)) {
-    return Status(Code::kFailedPrecondition,
-                  std::string(key) + " is not an existing directory");
-  }
-  return Status();
-}
-
-bool EndsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::string ReportJson(const IngestReport& report) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  if (!google::protobuf::util::MessageToJsonString(report, &json, options)
-           .ok()) {
-    json = "{}";
-  }
-  return json;
-}
 
 PublishOutcome ToOutcome(const ehx::sdk::PublishResult& r) {
   PublishOutcome o;
@@ -102,7 +57,8 @@ CscAdapter::CscAdapter(const CscConfig& config, ehx::sdk::Host host)
         std::tuple{config_.rejected_dir(), "rejected_dir", true},
         std::tuple{config_.processed_dir(), "processed_dir", false},
         std::tuple{config_.state_dir(), "state_dir", true}}) {
-    Status st = CheckDir(value, key, required, config_.create_dirs());
+    Status st =
+        ehx::sdk::PrepareDir(value, key, required, config_.create_dirs());
     if (!st.ok()) throw StatusError(st);
   }
   if (config_.poll_interval_ms() < 0 || config_.min_file_age_ms() < 0 ||
@@ -121,13 +77,21 @@ CscAdapter::CscAdapter(const CscConfig& config, ehx::sdk::Host host)
               "required"));
     }
   }
-  poll_ = std::chrono::milliseconds(
-      config_.poll_interval_ms() ? config_.poll_interval_ms() : 1000);
-  min_age_ = std::chrono::milliseconds(
-      config_.min_file_age_ms() ? config_.min_file_age_ms() : 200);
-  retry_backoff_ = std::chrono::milliseconds(
-      config_.retry_backoff_ms() ? config_.retry_backoff_ms() : 5000);
   if (config_.max_file_bytes() > 0) max_bytes_ = config_.max_file_bytes();
+  ehx::sdk::InboxOptions inbox;
+  inbox.dirs = {config_.decision_inbox_dir()};
+  if (!config_.census_inbox_dir().empty()) {
+    inbox.dirs.push_back(config_.census_inbox_dir());
+  }
+  inbox.suffixes = {".json", ".xml"};
+  inbox.poll_interval = std::chrono::milliseconds(
+      config_.poll_interval_ms() ? config_.poll_interval_ms() : 1000);
+  inbox.min_file_age = std::chrono::milliseconds(
+      config_.min_file_age_ms() ? config_.min_file_age_ms() : 200);
+  inbox.retry_backoff = std::chrono::milliseconds(
+      config_.retry_backoff_ms() ? config_.retry_backoff_ms() : 5000);
+  poller_ = std::make_unique<ehx::sdk::InboxPoller>(
+      inbox, [this](const fs::path& file) { return ProcessFile(file); });
   std::string error;
   if (!index_.Open((fs::path(config_.state_dir()) / "links.jsonl").string(),
                    &error)) {
@@ -143,26 +107,13 @@ CscAdapter::CscAdapter(const CscConfig& config, ehx::sdk::Host host)
 CscAdapter::~CscAdapter() { Stop(); }
 
 Status CscAdapter::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (thread_.joinable()) return Status();
-  stopping_ = false;
-  thread_ = std::thread([this] { Run(); });
+  poller_->Start();
   return Status();
 }
 
-void CscAdapter::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-    cv_.notify_all();
-  }
-  if (thread_.joinable()) thread_.join();
-}
+void CscAdapter::Stop() { poller_->Stop(); }
 
-Status CscAdapter::CheckHealth() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return health_;
-}
+Status CscAdapter::CheckHealth() { return poller_->health(); }
 
 Status CscAdapter::Render(const ehxpb::exchange::v1::Delivery& delivery,
                           ehxpb::adapter::v1::RenderResult* out) {
@@ -203,8 +154,10 @@ DeliveryResult CscAdapter::OnDelivery(
     host_.Log(LogLevel::kWarn, "link index: " + error);
     return DeliveryResult::Retry("link_index_write_failed");
   }
-  if (!WriteFileAtomically(config_.outbox_dir(), r.file_name, r.json, &error)) {
-    host_.Log(LogLevel::kWarn, "outbox write failed: " + error);
+  if (Status st = ehx::sdk::WriteFileAtomically(config_.outbox_dir(),
+                                                r.file_name, r.json);
+      !st.ok()) {
+    host_.Log(LogLevel::kWarn, "outbox write failed: " + st.message());
     return DeliveryResult::Retry("outbox_write_failed");
   }
   return DeliveryResult::Ack();
@@ -231,114 +184,56 @@ IngestReport CscAdapter::Ingest(const std::string& input_name,
   return out.report;
 }
 
-bool CscAdapter::Stopping() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stopping_;
-}
-
-void CscAdapter::Run() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
-    ScanOnce();
-    lock.lock();
-    cv_.wait_for(lock, poll_, [this] { return stopping_; });
-  }
-}
-
-void CscAdapter::ScanOnce() {
-  ScanDir(config_.decision_inbox_dir());
-  if (!config_.census_inbox_dir().empty()) ScanDir(config_.census_inbox_dir());
-}
-
-void CscAdapter::ScanDir(const std::string& dir) {
-  std::error_code ec;
-  std::vector<fs::path> files;
-  const auto now = fs::file_time_type::clock::now();
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.empty() || name[0] == '.') continue;
-    if (!EndsWith(name, ".json") && !EndsWith(name, ".xml")) continue;
-    std::error_code fe;
-    if (it->is_symlink(fe) || !it->is_regular_file(fe)) continue;
-    const auto mtime = it->last_write_time(fe);
-    if (fe || now - mtime < min_age_) continue;
-    files.push_back(it->path());
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    health_ =
-        ec ? Status(Code::kUnavailable, "cannot list an inbox") : Status();
-  }
-  if (ec) return;
-  std::sort(files.begin(), files.end());
-  const auto steady_now = std::chrono::steady_clock::now();
-  for (const fs::path& file : files) {
-    if (Stopping()) break;
-    auto r = retry_at_.find(file);
-    if (r != retry_at_.end() && steady_now < r->second) continue;
-    ProcessFile(file);
-  }
-}
-
-void CscAdapter::ProcessFile(const fs::path& file) {
+ehx::sdk::InboxAction CscAdapter::ProcessFile(const fs::path& file) {
   std::string content;
-  bool too_large = false;
   const std::string name = file.filename().string();
-  if (!ReadSmallFile(file, max_bytes_, &content, &too_large)) {
-    if (!too_large) return;  // gone or unreadable: next scan
-    IngestReport report;
-    report.set_input_name(name);
-    report.set_input_rejected(true);
-    report.set_input_error("input_too_large: larger than max_file_bytes (" +
-                           std::to_string(max_bytes_) + ")");
-    Finish(file, report, true);
-    return;
+  switch (ehx::sdk::ReadInboxFile(file, max_bytes_, &content)) {
+    case ehx::sdk::ReadOutcome::kGone:
+      return ehx::sdk::InboxAction::kDone;  // gone meanwhile
+    case ehx::sdk::ReadOutcome::kTooLarge: {
+      IngestReport report;
+      report.set_input_name(name);
+      report.set_input_rejected(true);
+      report.set_input_error("input_too_large: larger than max_file_bytes (" +
+                             std::to_string(max_bytes_) + ")");
+      Finish(file, report, true);
+      return ehx::sdk::InboxAction::kDone;
+    }
+    case ehx::sdk::ReadOutcome::kOk:
+      break;
   }
   IngestOutcome out = IngestWithRetry(name, content);
   if (out.retry_later) {
-    retry_at_[file] = std::chrono::steady_clock::now() + retry_backoff_;
     host_.Log(LogLevel::kInfo, "gateway unavailable; input will be retried");
-    return;
+    return ehx::sdk::InboxAction::kRetry;
   }
-  retry_at_.erase(file);
   Finish(file, out.report, out.report.input_rejected());
+  return ehx::sdk::InboxAction::kDone;  // if still there: retried after backoff
 }
 
 // Moves the input to rejected_dir (unparseable) or processed_dir (or
 // deletes it), with `<name>.report.json` beside it when there is anything
 // to report.
-void CscAdapter::Finish(const fs::path& file, const IngestReport& report,
+bool CscAdapter::Finish(const fs::path& file, const IngestReport& report,
                         bool rejected) {
   const std::string name = file.filename().string();
   const std::string dest =
       rejected ? config_.rejected_dir() : config_.processed_dir();
-  std::string error;
   const bool want_report = rejected || report.errors_size() > 0;
   const std::string report_dir = dest.empty() ? config_.rejected_dir() : dest;
-  if (want_report && !WriteFileAtomically(report_dir, name + ".report.json",
-                                          ReportJson(report), &error)) {
-    host_.Log(LogLevel::kError, "cannot write input report: " + error);
-  }
-  bool ok;
-  if (dest.empty()) {
-    std::error_code ec;
-    ok = fs::remove(file, ec);
-    if (!ok) error = ec.message();
-  } else {
-    ok = MoveInto(file, dest, &error);
-  }
-  if (!ok) {
-    host_.Log(LogLevel::kError, "cannot clear inbox file: " + error);
-    retry_at_[file] = std::chrono::steady_clock::now() + retry_backoff_;
-    return;
+  Status st = ehx::sdk::ReportAndMove(
+      file, dest, report_dir, want_report ? name + ".report.json" : "",
+      want_report ? ehx::sdk::IngestReportJson(report) : "");
+  if (!st.ok()) {
+    host_.Log(LogLevel::kError, "cannot clear inbox file: " + st.message());
+    return false;
   }
   host_.Log(rejected ? LogLevel::kWarn : LogLevel::kInfo,
             std::string(rejected ? "input rejected" : "input processed") +
                 ": " + std::to_string(report.records_published()) +
                 " published, " + std::to_string(report.records_failed()) +
                 " failed");
+  return true;
 }
 
 }  // namespace ehx::adapters::csc

@@ -15,16 +15,15 @@
 #ifndef EHX_PLUGINS_ADAPTERS_CSC_CSC_ADAPTER_H_
 #define EHX_PLUGINS_ADAPTERS_CSC_CSC_ADAPTER_H_
 
-#include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "csc_ingest.h"
 #include "ehx_sdk/adapter.h"
+#include "ehx_sdk/inbox.h"
 #include "link_index.h"
 
 namespace ehx::adapters::csc {
@@ -50,34 +49,22 @@ class CscAdapter : public ehx::sdk::Adapter {
                           ehxpb::adapter::v1::RenderResult* out) override;
 
   // One pass over the inboxes (the scan thread calls it; tests too).
-  void ScanOnce();
+  void ScanOnce() { poller_->ScanOnce(); }
 
  private:
   IngestOutcome IngestWithRetry(const std::string& input_name,
                                 std::string_view bytes);
-  void ScanDir(const std::string& dir);
-  void ProcessFile(const std::filesystem::path& file);
-  void Finish(const std::filesystem::path& file, const IngestReport& report,
+  ehx::sdk::InboxAction ProcessFile(const std::filesystem::path& file);
+  // Moves the input to rejected_dir or processed_dir (or deletes it) with
+  // its report; false if it could not be cleared.
+  bool Finish(const std::filesystem::path& file, const IngestReport& report,
               bool rejected);
-  bool Stopping();
-  void Run();
 
   const CscConfig config_;
   const ehx::sdk::Host host_;
   LinkIndex index_;
-  std::chrono::milliseconds poll_{1000};
-  std::chrono::milliseconds min_age_{200};
-  std::chrono::milliseconds retry_backoff_{5000};
   int64_t max_bytes_ = int64_t{64} << 20;
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;    // guarded by mu_
-  ehx::sdk::Status health_;  // guarded by mu_
-  std::thread thread_;
-  // Only touched by the scan thread.
-  std::map<std::filesystem::path, std::chrono::steady_clock::time_point>
-      retry_at_;
+  std::unique_ptr<ehx::sdk::InboxPoller> poller_;  // last: stops first
 };
 
 }  // namespace ehx::adapters::csc

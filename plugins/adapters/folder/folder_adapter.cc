@@ -24,6 +24,7 @@
 
 #include "ehx_sdk/adapter.h"
 #include "ehx_sdk/files.h"
+#include "ehx_sdk/inbox.h"
 
 namespace ehx::adapters::folder {
 namespace {
@@ -32,21 +33,14 @@ namespace fs = std::filesystem;
 using ::ehx::sdk::Code;
 using ::ehx::sdk::DeliveryResult;
 using ::ehx::sdk::LogLevel;
-using ::ehx::sdk::MoveInto;
 using ::ehx::sdk::Status;
 using ::ehx::sdk::StatusError;
-using ::ehx::sdk::SyncDir;
 using ::ehx::sdk::WriteFileAtomically;
 using FolderConfig = ::ehxpb::adapters::folder::v1::FolderConfig;
 using Delivery = ::ehxpb::exchange::v1::Delivery;
 using Envelope = ::ehxpb::exchange::v1::Envelope;
 
 constexpr char kJsonSuffix[] = ".json";
-
-bool EndsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // Codes after which the same file would be refused again: reject it.
 bool IsPermanent(Code code) {
@@ -109,33 +103,6 @@ std::string ErrorText(const Status& st) {
   return text;
 }
 
-Status CheckDir(const std::string& value, const char* key, bool required,
-                bool create) {
-  if (value.empty()) {
-    if (!required) return Status();
-    return Status(Code::kInvalidArgument, std::string(key) + " is required");
-  }
-  if (!fs::path(value).is_absolute()) {
-    return Status(Code::kInvalidArgument,
-                  std::string(key) + " must be an absolute path");
-  }
-  std::error_code ec;
-  if (create) {
-    fs::create_directories(value, ec);
-    if (!ec) {
-      fs::permissions(
-          value,
-          fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec,
-          ec);
-    }
-  }
-  if (!fs::is_directory(value, ec)) {
-    return Status(Code::kFailedPrecondition,
-                  std::string(key) + " is not an existing directory");
-  }
-  return Status();
-}
-
 }  // namespace
 
 FolderAdapter::FolderAdapter(const FolderConfig& config, ehx::sdk::Host host)
@@ -145,7 +112,8 @@ FolderAdapter::FolderAdapter(const FolderConfig& config, ehx::sdk::Host host)
         std::tuple{config_.outbox_dir(), "outbox_dir", true},
         std::tuple{config_.rejected_dir(), "rejected_dir", true},
         std::tuple{config_.processed_dir(), "processed_dir", false}}) {
-    Status st = CheckDir(value, key, required, config_.create_dirs());
+    Status st =
+        ehx::sdk::PrepareDir(value, key, required, config_.create_dirs());
     if (!st.ok()) throw StatusError(st);
   }
   if (config_.poll_interval_ms() < 0 || config_.min_file_age_ms() < 0 ||
@@ -153,38 +121,31 @@ FolderAdapter::FolderAdapter(const FolderConfig& config, ehx::sdk::Host host)
     throw StatusError(
         Status(Code::kInvalidArgument, "durations and sizes must be >= 0"));
   }
-  poll_ = std::chrono::milliseconds(
-      config_.poll_interval_ms() ? config_.poll_interval_ms() : 1000);
-  min_age_ = std::chrono::milliseconds(
-      config_.min_file_age_ms() ? config_.min_file_age_ms() : 200);
-  retry_backoff_ = std::chrono::milliseconds(
-      config_.retry_backoff_ms() ? config_.retry_backoff_ms() : 5000);
   max_bytes_ =
       config_.max_file_bytes() ? config_.max_file_bytes() : int64_t{16} << 20;
+  ehx::sdk::InboxOptions inbox;
+  inbox.dirs = {config_.inbox_dir()};
+  inbox.suffixes = {kJsonSuffix};
+  inbox.poll_interval = std::chrono::milliseconds(
+      config_.poll_interval_ms() ? config_.poll_interval_ms() : 1000);
+  inbox.min_file_age = std::chrono::milliseconds(
+      config_.min_file_age_ms() ? config_.min_file_age_ms() : 200);
+  inbox.retry_backoff = std::chrono::milliseconds(
+      config_.retry_backoff_ms() ? config_.retry_backoff_ms() : 5000);
+  poller_ = std::make_unique<ehx::sdk::InboxPoller>(
+      inbox, [this](const fs::path& file) { return ProcessFile(file); });
 }
 
 FolderAdapter::~FolderAdapter() { Stop(); }
 
 Status FolderAdapter::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
-  stopping_ = false;
-  thread_ = std::thread([this] { Run(); });
+  poller_->Start();
   return Status();
 }
 
-void FolderAdapter::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-    cv_.notify_all();
-  }
-  if (thread_.joinable()) thread_.join();
-}
+void FolderAdapter::Stop() { poller_->Stop(); }
 
-Status FolderAdapter::CheckHealth() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return health_;
-}
+Status FolderAdapter::CheckHealth() { return poller_->health(); }
 
 DeliveryResult FolderAdapter::OnDelivery(const Delivery& delivery) {
   const Envelope& env = delivery.envelope();
@@ -208,81 +169,19 @@ DeliveryResult FolderAdapter::OnDelivery(const Delivery& delivery) {
   return DeliveryResult::Ack();
 }
 
-void FolderAdapter::Run() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
-    Status st = ScanOnce();
-    lock.lock();
-    health_ = st;
-    if (!st.ok()) host_.Log(LogLevel::kWarn, "inbox scan: " + st.message());
-    cv_.wait_for(lock, poll_, [this] { return stopping_; });
+ehx::sdk::InboxAction FolderAdapter::ProcessFile(const fs::path& file) {
+  std::string content;
+  switch (ehx::sdk::ReadInboxFile(file, max_bytes_, &content)) {
+    case ehx::sdk::ReadOutcome::kGone:
+      return ehx::sdk::InboxAction::kDone;  // gone meanwhile
+    case ehx::sdk::ReadOutcome::kTooLarge:
+      Reject(file, Status(Code::kInvalidArgument,
+                          "file larger than max_file_bytes (" +
+                              std::to_string(max_bytes_) + ")"));
+      return ehx::sdk::InboxAction::kDone;
+    case ehx::sdk::ReadOutcome::kOk:
+      break;
   }
-}
-
-bool FolderAdapter::Stopping() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stopping_;
-}
-
-// One pass over the inbox, oldest name first.
-Status FolderAdapter::ScanOnce() {
-  std::error_code ec;
-  std::vector<fs::path> files;
-  const auto now = fs::file_time_type::clock::now();
-  for (fs::directory_iterator it(config_.inbox_dir(), ec), end;
-       !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    // Only finished *.json files: writers use a dot-prefixed or
-    // non-.json temp name and rename, or we wait min_file_age.
-    if (name.empty() || name[0] == '.' || !EndsWith(name, kJsonSuffix)) {
-      continue;
-    }
-    std::error_code fe;
-    // No symlinks: a link could point anywhere the gateway can read.
-    if (!it->is_regular_file(fe) || it->is_symlink(fe)) continue;
-    const auto mtime = it->last_write_time(fe);
-    if (fe || now - mtime < min_age_) continue;
-    files.push_back(it->path());
-  }
-  if (ec) {
-    return Status(Code::kUnavailable, "cannot list inbox: " + ec.message());
-  }
-  std::sort(files.begin(), files.end());
-  const auto steady_now = std::chrono::steady_clock::now();
-  // Forget backoff entries of files that are gone.
-  for (auto it = retry_at_.begin(); it != retry_at_.end();) {
-    if (std::find(files.begin(), files.end(), it->first) == files.end()) {
-      it = retry_at_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (const fs::path& file : files) {
-    if (Stopping()) break;
-    auto r = retry_at_.find(file);
-    if (r != retry_at_.end() && steady_now < r->second) continue;
-    ProcessFile(file);
-  }
-  return Status();
-}
-
-void FolderAdapter::ProcessFile(const fs::path& file) {
-  std::error_code ec;
-  const auto size = fs::file_size(file, ec);
-  if (ec) return;  // gone meanwhile
-  if (static_cast<int64_t>(size) > max_bytes_) {
-    Reject(file, Status(Code::kInvalidArgument,
-                        "file larger than max_file_bytes (" +
-                            std::to_string(max_bytes_) + ")"));
-    return;
-  }
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return;  // gone or unreadable: next scan
-  std::stringstream buf;
-  buf << in.rdbuf();
-  const std::string content = buf.str();
-
   Envelope env;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
@@ -292,7 +191,7 @@ void FolderAdapter::ProcessFile(const fs::path& file) {
     Reject(file, Status(Code::kInvalidArgument,
                         "not an ehx.exchange.v1.Envelope in protobuf JSON: " +
                             std::string(parsed.message())));
-    return;
+    return ehx::sdk::InboxAction::kDone;
   }
   if (env.idempotency_key().empty()) {
     // Stable across crashes between publish and delete: a re-publish of
@@ -305,45 +204,33 @@ void FolderAdapter::ProcessFile(const fs::path& file) {
   }
   ehx::sdk::PublishResult result = host_.Publish(env);
   if (result.status.ok()) {
-    retry_at_.erase(file);
-    Status st = config_.processed_dir().empty()
-                    ? RemoveFile(file)
-                    : MoveInto(file, config_.processed_dir());
+    Status st =
+        ehx::sdk::ReportAndMove(file, config_.processed_dir(), "", "", "");
     if (!st.ok()) {
       host_.Log(LogLevel::kError,
                 "published but cannot clear inbox file: " + st.message());
     }
-    return;
+    return ehx::sdk::InboxAction::kDone;
   }
   if (IsPermanent(result.status.code())) {
     Reject(file, result.status);
-    return;
+    return ehx::sdk::InboxAction::kDone;
   }
-  retry_at_[file] = std::chrono::steady_clock::now() + retry_backoff_;
   host_.Log(LogLevel::kInfo,
             "publish will be retried: " + result.status.ToString());
-}
-
-Status FolderAdapter::RemoveFile(const fs::path& file) {
-  std::error_code ec;
-  fs::remove(file, ec);
-  if (ec) return Status(Code::kUnavailable, ec.message());
-  SyncDir(file.parent_path());
-  return Status();
+  return ehx::sdk::InboxAction::kRetry;
 }
 
 // Moves `file` to rejected_dir with `<name>.error.txt` beside it.
 void FolderAdapter::Reject(const fs::path& file, const Status& why) {
-  retry_at_.erase(file);
   const std::string name = file.filename().string();
-  Status st = WriteFileAtomically(config_.rejected_dir(), name + ".error.txt",
-                                  ErrorText(why));
-  if (st.ok()) st = MoveInto(file, config_.rejected_dir());
+  Status st = ehx::sdk::ReportAndMove(file, config_.rejected_dir(),
+                                      config_.rejected_dir(),
+                                      name + ".error.txt", ErrorText(why));
   if (!st.ok()) {
     host_.Log(LogLevel::kError,
               "cannot move refused file to rejected_dir: " + st.message());
-    retry_at_[file] = std::chrono::steady_clock::now() + retry_backoff_;
-    return;
+    return;  // still in the inbox: the poller retries after its backoff
   }
   host_.Log(LogLevel::kWarn, std::string("inbox file rejected (") +
                                  ehx::sdk::CodeName(why.code()) +

@@ -6,16 +6,13 @@
 #ifndef EHX_ADAPTERS_FOLDER_FOLDER_ADAPTER_H_
 #define EHX_ADAPTERS_FOLDER_FOLDER_ADAPTER_H_
 
-#include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
-#include <map>
-#include <mutex>
-#include <thread>
+#include <memory>
 
 #include "ehx_adapter_protos.h"
 #include "ehx_sdk/adapter.h"
+#include "ehx_sdk/inbox.h"
 
 namespace ehx::adapters::folder {
 
@@ -41,28 +38,15 @@ class FolderAdapter : public ehx::sdk::Adapter {
       const ehxpb::exchange::v1::Delivery& delivery) override;
 
  private:
-  void Run();
-  bool Stopping();
-  ehx::sdk::Status ScanOnce();
-  void ProcessFile(const std::filesystem::path& file);
-  static ehx::sdk::Status RemoveFile(const std::filesystem::path& file);
+  // The inbox handler: publish one file, then clear it (processed_dir or
+  // delete), or reject it, or leave it for a retry.
+  ehx::sdk::InboxAction ProcessFile(const std::filesystem::path& file);
   void Reject(const std::filesystem::path& file, const ehx::sdk::Status& why);
 
   const ehxpb::adapters::folder::v1::FolderConfig config_;
   const ehx::sdk::Host host_;
-  std::chrono::milliseconds poll_{1000};
-  std::chrono::milliseconds min_age_{200};
-  std::chrono::milliseconds retry_backoff_{5000};
   int64_t max_bytes_ = 16 << 20;
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;    // guarded by mu_
-  ehx::sdk::Status health_;  // guarded by mu_
-  std::thread thread_;
-  // Only touched by the scan thread.
-  std::map<std::filesystem::path, std::chrono::steady_clock::time_point>
-      retry_at_;
+  std::unique_ptr<ehx::sdk::InboxPoller> poller_;
 };
 
 }  // namespace ehx::adapters::folder

@@ -2,19 +2,14 @@
 // v2.4 ADT over MLLP in, FHIR Communication resources out. The entry
 // translation unit (EHX_ADAPTER); everything else is in the core library.
 // See README.md for the contract, mapping and security posture.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
 
 #include "communication.h"
 #include "ehx_sdk/adapter.h"
+#include "ehx_sdk/files.h"
 #include "identity_state.h"
 #include "ingestor.h"
 #include "servers.h"
@@ -31,63 +26,6 @@ using ::ehx::sdk::StatusError;
 using Delivery = ::ehxpb::exchange::v1::Delivery;
 using RenderResult = ::ehxpb::adapter::v1::RenderResult;
 
-Status CheckDir(const std::string& value, const char* key, bool create) {
-  if (!fs::path(value).is_absolute()) {
-    return Status(Code::kInvalidArgument,
-                  std::string(key) + " must be an absolute path");
-  }
-  std::error_code ec;
-  if (create) {
-    fs::create_directories(value, ec);
-    if (!ec) {
-      fs::permissions(
-          value,
-          fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec,
-          ec);
-    }
-  }
-  if (!fs::is_directory(value, ec)) {
-    return Status(Code::kFailedPrecondition,
-                  std::string(key) + " is not an existing directory");
-  }
-  return Status();
-}
-
-// temp file + fsync + rename + directory fsync.
-Status WriteAtomically(const fs::path& dir, const std::string& name,
-                       const std::string& content) {
-  static std::atomic<uint64_t> counter{0};
-  const fs::path tmp =
-      dir / ("." + name + ".tmp-" + std::to_string(::getpid()) + "-" +
-             std::to_string(counter.fetch_add(1)));
-  const int fd =
-      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-  if (fd < 0) return Status(Code::kUnavailable, "cannot create outbox file");
-  size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status(Code::kUnavailable, "outbox write failed");
-    }
-    done += static_cast<size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || ::rename(tmp.c_str(), (dir / name).c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Status(Code::kUnavailable, "outbox rename failed");
-  }
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return Status();
-}
-
 class HealthAdapter : public ehx::sdk::Adapter {
  public:
   static constexpr const char* kType = "health";
@@ -103,8 +41,8 @@ class HealthAdapter : public ehx::sdk::Adapter {
       throw StatusError(
           Status(Code::kInvalidArgument, "state_dir is required"));
     }
-    Status st =
-        CheckDir(config_.state_dir(), "state_dir", config_.create_dirs());
+    Status st = ehx::sdk::PrepareDir(config_.state_dir(), "state_dir", true,
+                                     config_.create_dirs());
     if (!st.ok()) throw StatusError(st);
     if (config_.communication_url().empty()) {
       if (config_.outbox_dir().empty()) {
@@ -112,7 +50,8 @@ class HealthAdapter : public ehx::sdk::Adapter {
             Status(Code::kInvalidArgument,
                    "outbox_dir or communication_url is required"));
       }
-      st = CheckDir(config_.outbox_dir(), "outbox_dir", config_.create_dirs());
+      st = ehx::sdk::PrepareDir(config_.outbox_dir(), "outbox_dir", true,
+                                config_.create_dirs());
       if (!st.ok()) throw StatusError(st);
     } else if (config_.communication_url().rfind("https://", 0) != 0 &&
                config_.communication_url().rfind("http://", 0) != 0) {
@@ -198,7 +137,8 @@ class HealthAdapter : public ehx::sdk::Adapter {
                  ? DeliveryResult::Reject("communication_refused")
                  : DeliveryResult::Retry("communication_post_failed");
     }
-    st = WriteAtomically(config_.outbox_dir(), out.file_name(), out.content());
+    st = ehx::sdk::WriteFileAtomically(config_.outbox_dir(), out.file_name(),
+                                       out.content());
     if (!st.ok()) {
       host_.Log(LogLevel::kWarn, st.message());
       return DeliveryResult::Retry("outbox_write_failed");

@@ -11,7 +11,6 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -20,10 +19,11 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "ehx_sdk/adapter.h"
+#include "ehx_sdk/files.h"
+#include "ehx_sdk/inbox.h"
 #include "raise_export.h"
 #include "raise_import.h"
 #include "raise_ingest.h"
@@ -39,55 +39,6 @@ using ::ehx::sdk::LogLevel;
 using ::ehx::sdk::Status;
 using ::ehx::sdk::StatusError;
 using RaiseConfig = ::ehxpb::adapters::raise::v1::RaiseConfig;
-
-bool EndsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-void SyncDir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
-
-// Writes dir/name atomically: dir/name.part (0640), fsync, rename, fsync dir.
-Status WriteAtomically(const fs::path& dir, const std::string& name,
-                       std::string_view content) {
-  const fs::path tmp = dir / (name + ".part");
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    return Status(Code::kUnavailable,
-                  std::string("cannot create file: ") + std::strerror(errno));
-  }
-  size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status(Code::kUnavailable,
-                    std::string("write failed: ") + std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return Status(Code::kUnavailable, "fsync failed");
-  }
-  if (::rename(tmp.c_str(), (dir / name).c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return Status(Code::kUnavailable,
-                  std::string("rename failed: ") + std::strerror(err));
-  }
-  SyncDir(dir);
-  return Status();
-}
 
 std::string NowUtc() {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
@@ -150,8 +101,13 @@ class RaiseAdapter : public ehx::sdk::Adapter {
     import_options_.agency_id = options_.agency_id;
     import_options_.la_code =
         config_.la_code().empty() ? "000" : config_.la_code();
-    poll_ = std::chrono::milliseconds(
+    ehx::sdk::InboxOptions inbox;
+    inbox.dirs = {export_};
+    inbox.suffixes = {".json"};
+    inbox.poll_interval = std::chrono::milliseconds(
         config_.poll_interval_ms() ? config_.poll_interval_ms() : 5000);
+    poller_ = std::make_unique<ehx::sdk::InboxPoller>(
+        inbox, [this](const fs::path& file) { return ProcessFile(file); });
     max_bytes_ = config_.max_file_bytes() ? config_.max_file_bytes()
                                           : int64_t{256} << 20;
     snapshots_ = SnapshotIndex((export_ / ".ehx-raise-snapshots").string());
@@ -161,25 +117,13 @@ class RaiseAdapter : public ehx::sdk::Adapter {
   ~RaiseAdapter() override { Stop(); }
 
   Status Start() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = false;
-    if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+    poller_->Start();
     return Status();
   }
 
-  void Stop() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-      cv_.notify_all();
-    }
-    if (thread_.joinable()) thread_.join();
-  }
+  void Stop() override { poller_->Stop(); }
 
-  Status CheckHealth() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return health_;
-  }
+  Status CheckHealth() override { return poller_->health(); }
 
   // Writes the delivery as a Raise import file. Idempotent: a redelivery
   // rewrites the same file name with the same itemId.
@@ -188,7 +132,8 @@ class RaiseAdapter : public ehx::sdk::Adapter {
     const ImportRender r = RenderImport(delivery, import_options_);
     if (r.skip_reason == "not_for_raise") return DeliveryResult::Ack();
     if (!r.skip_reason.empty()) return DeliveryResult::Reject(r.skip_reason);
-    Status st = WriteAtomically(import_, r.file_name, r.content);
+    Status st = ehx::sdk::WriteFileAtomically(import_, r.file_name, r.content,
+                                              ehx::sdk::TempName::kPart);
     if (!st.ok()) {
       host_.Log(LogLevel::kWarn, "import write failed: " + st.message());
       return DeliveryResult::Retry("import_write_failed");
@@ -239,75 +184,37 @@ class RaiseAdapter : public ehx::sdk::Adapter {
     return std::move(out.report);
   }
 
-  void Run() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stopping_) {
-      lock.unlock();
-      Status st = ScanOnce();
-      lock.lock();
-      health_ = st;
-      if (!st.ok()) host_.Log(LogLevel::kWarn, "export scan: " + st.message());
-      cv_.wait_for(lock, poll_, [this] { return stopping_; });
-    }
-  }
-
-  bool Stopping() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return stopping_;
-  }
-
-  Status ScanOnce() {
-    std::error_code ec;
-    std::vector<fs::path> files;
-    for (fs::directory_iterator it(export_, ec), end; !ec && it != end;
-         it.increment(ec)) {
-      const std::string name = it->path().filename().string();
-      if (name.empty() || name[0] == '.' || !EndsWith(name, ".json")) continue;
-      std::error_code fe;
-      if (it->is_symlink(fe) || !it->is_regular_file(fe)) continue;
-      files.push_back(it->path());
-    }
-    if (ec) return Status(Code::kUnavailable, "cannot list export folder");
-    std::sort(files.begin(), files.end());
-    for (const fs::path& f : files) {
-      if (Stopping()) break;
-      ProcessFile(f);
-    }
-    return Status();
-  }
-
-  void ProcessFile(const fs::path& file) {
+  // The export folder handler (contract 3.3): one file end to end.
+  ehx::sdk::InboxAction ProcessFile(const fs::path& file) {
     const std::string name = file.filename().string();
-    std::error_code ec;
-    const auto size = fs::file_size(file, ec);
-    if (ec) return;
-    if (static_cast<int64_t>(size) > max_bytes_) {
-      Finish(
-          file, "rejected",
-          "{\"file\": \"" + name +
-              "\", \"result\": \"rejected\", \"fileIssues\": [{\"severity\": "
-              "\"error\", \"code\": \"file_too_large\", \"path\": \"$\"}], "
-              "\"records\": []}\n");
-      return;
+    std::string bytes;
+    switch (ehx::sdk::ReadInboxFile(file, max_bytes_, &bytes)) {
+      case ehx::sdk::ReadOutcome::kGone:
+        return ehx::sdk::InboxAction::kDone;
+      case ehx::sdk::ReadOutcome::kTooLarge:
+        Finish(file, "rejected",
+               "{\"file\": \"" + name +
+                   "\", \"result\": \"rejected\", \"fileIssues\": "
+                   "[{\"severity\": \"error\", \"code\": \"file_too_large\", "
+                   "\"path\": \"$\"}], \"records\": []}\n");
+        return ehx::sdk::InboxAction::kDone;
+      case ehx::sdk::ReadOutcome::kOk:
+        break;
     }
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return;
-    std::stringstream buf;
-    buf << in.rdbuf();
-    const std::string bytes = buf.str();
     const std::string digest = Sha256Hex(bytes);
     if (digests_.count(digest)) {
-      Finish(
-          file, "archive",
-          "{\"file\": \"" + name + "\", \"fileSha256\": \"" + digest +
-              "\", \"result\": \"accepted\", \"fileIssues\": [{\"severity\": "
-              "\"info\", \"code\": \"duplicate_file\", \"path\": \"$\"}], "
-              "\"records\": []}\n");
-      return;
+      Finish(file, "archive",
+             "{\"file\": \"" + name + "\", \"fileSha256\": \"" + digest +
+                 "\", \"result\": \"accepted\", \"fileIssues\": "
+                 "[{\"severity\": \"info\", \"code\": \"duplicate_file\", "
+                 "\"path\": \"$\"}], \"records\": []}\n");
+      return ehx::sdk::InboxAction::kDone;
     }
     const auto report = IngestWith(name, bytes, &snapshots_);
     std::lock_guard<std::mutex> lock(ingest_mu_);
-    if (last_result_.empty()) return;  // transient: retry on the next scan
+    if (last_result_.empty()) {
+      return ehx::sdk::InboxAction::kRetry;  // transient: retry later
+    }
     host_.Log(LogLevel::kInfo,
               "export " + name + ": " + last_result_ + ", " +
                   std::to_string(report.published_size()) + " published, " +
@@ -315,20 +222,19 @@ class RaiseAdapter : public ehx::sdk::Adapter {
     RememberDigest(digest);
     Finish(file, last_result_ == "rejected" ? "rejected" : "archive",
            last_report_json_);
+    return ehx::sdk::InboxAction::kDone;
   }
 
+  // Writes reports/<file>.report.json, then moves the file to `dest`.
   void Finish(const fs::path& file, const std::string& dest,
               const std::string& report) {
     const std::string name = file.filename().string();
     Status st =
-        WriteAtomically(export_ / "reports", name + ".report.json", report);
-    if (!st.ok()) host_.Log(LogLevel::kError, "report write: " + st.message());
-    const fs::path to = export_ / dest / name;
-    if (::rename(file.c_str(), to.c_str()) != 0) {
-      host_.Log(LogLevel::kError, "cannot move export file " + name);
-    } else {
-      SyncDir(export_ / dest);
-      SyncDir(export_);
+        ehx::sdk::ReportAndMove(file, export_ / dest, export_ / "reports",
+                                name + ".report.json", report);
+    if (!st.ok()) {
+      host_.Log(LogLevel::kError,
+                "cannot move export file " + name + ": " + st.message());
     }
   }
 
@@ -352,7 +258,6 @@ class RaiseAdapter : public ehx::sdk::Adapter {
   fs::path import_;
   ExportOptions options_;
   ImportOptions import_options_;
-  std::chrono::milliseconds poll_{5000};
   int64_t max_bytes_ = 0;
   std::set<std::string> digests_;
   // Contract 8.4: newest exportedAt applied per case
@@ -362,11 +267,7 @@ class RaiseAdapter : public ehx::sdk::Adapter {
   std::string last_result_;
 
   std::mutex ingest_mu_;  // guards last_report_json_, last_result_
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  Status health_;
-  std::thread thread_;
+  std::unique_ptr<ehx::sdk::InboxPoller> poller_;  // last: stops first
 };
 
 }  // namespace

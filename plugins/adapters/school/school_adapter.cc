@@ -24,59 +24,9 @@ namespace fs = std::filesystem;
 using ::ehx::sdk::Code;
 using ::ehx::sdk::DeliveryResult;
 using ::ehx::sdk::LogLevel;
-using ::ehx::sdk::MoveInto;
 using ::ehx::sdk::Status;
 using ::ehx::sdk::StatusError;
-using ::ehx::sdk::SyncDir;
 using ::ehx::sdk::WriteFileAtomically;
-
-bool IsXmlName(const std::string& name) {
-  if (name.size() < 5) return false;
-  std::string ext = name.substr(name.size() - 4);
-  for (char& c : ext)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return ext == ".xml";
-}
-
-Status CheckDir(const std::string& value, const char* key, bool required,
-                bool create) {
-  if (value.empty()) {
-    if (!required) return Status();
-    return Status(Code::kInvalidArgument, std::string(key) + " is required");
-  }
-  if (!fs::path(value).is_absolute()) {
-    return Status(Code::kInvalidArgument,
-                  std::string(key) + " must be an absolute path");
-  }
-  std::error_code ec;
-  if (create) {
-    fs::create_directories(value, ec);
-    if (!ec) {
-      fs::permissions(
-          value,
-          fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec,
-          ec);
-    }
-  }
-  if (!fs::is_directory(value, ec)) {
-    return Status(Code::kFailedPrecondition,
-                  std::string(key) + " is not an existing directory");
-  }
-  return Status();
-}
-
-std::string ReportJson(const IngestReport& report) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  if (!google::protobuf::util::MessageToJsonString(report, &json, options)
-           .ok()) {
-    return "{}\n";
-  }
-  return json;
-}
 
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -107,7 +57,8 @@ SchoolAdapter::SchoolAdapter(const SchoolConfig& config, ehx::sdk::Host host)
         std::tuple{config_.dsl_inbox_dir(), "dsl_inbox_dir", true},
         std::tuple{config_.processed_dir(), "processed_dir", false},
         std::tuple{config_.report_dir(), "report_dir", false}}) {
-    Status st = CheckDir(value, key, required, config_.create_dirs());
+    Status st =
+        ehx::sdk::PrepareDir(value, key, required, config_.create_dirs());
     if (!st.ok()) throw StatusError(st);
   }
   if (config_.poll_interval_ms() < 0 || config_.min_file_age_ms() < 0 ||
@@ -139,14 +90,20 @@ SchoolAdapter::SchoolAdapter(const SchoolConfig& config, ehx::sdk::Host host)
     throw StatusError(Status(Code::kInvalidArgument,
                              "case_map_file must be an absolute path"));
   }
-  poll_ = std::chrono::milliseconds(
-      config_.poll_interval_ms() ? config_.poll_interval_ms() : 1000);
-  min_age_ = std::chrono::milliseconds(
-      config_.min_file_age_ms() ? config_.min_file_age_ms() : 200);
-  retry_backoff_ = std::chrono::milliseconds(
-      config_.retry_backoff_ms() ? config_.retry_backoff_ms() : 5000);
   max_bytes_ =
       config_.max_file_bytes() ? config_.max_file_bytes() : int64_t{64} << 20;
+  ehx::sdk::InboxOptions inbox;
+  inbox.dirs = {config_.inbox_dir()};
+  inbox.suffixes = {".xml"};
+  inbox.poll_interval = std::chrono::milliseconds(
+      config_.poll_interval_ms() ? config_.poll_interval_ms() : 1000);
+  inbox.min_file_age = std::chrono::milliseconds(
+      config_.min_file_age_ms() ? config_.min_file_age_ms() : 200);
+  inbox.retry_backoff = std::chrono::milliseconds(
+      config_.retry_backoff_ms() ? config_.retry_backoff_ms() : 5000);
+  inbox.before_pass = [this] { ReloadCaseMapFileIfChanged(); };
+  poller_ = std::make_unique<ehx::sdk::InboxPoller>(
+      inbox, [this](const fs::path& file) { return ProcessFile(file); });
   cases_ = std::make_shared<CaseIndex>(inline_cases_);
   ReloadCaseMapFileIfChanged();
 }
@@ -154,26 +111,13 @@ SchoolAdapter::SchoolAdapter(const SchoolConfig& config, ehx::sdk::Host host)
 SchoolAdapter::~SchoolAdapter() { Stop(); }
 
 Status SchoolAdapter::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (thread_.joinable()) return Status();
-  stopping_ = false;
-  thread_ = std::thread([this] { Run(); });
+  poller_->Start();
   return Status();
 }
 
-void SchoolAdapter::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-    cv_.notify_all();
-  }
-  if (thread_.joinable()) thread_.join();
-}
+void SchoolAdapter::Stop() { poller_->Stop(); }
 
-Status SchoolAdapter::CheckHealth() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return health_;
-}
+Status SchoolAdapter::CheckHealth() { return poller_->health(); }
 
 std::shared_ptr<const CaseIndex> SchoolAdapter::Cases() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -271,111 +215,51 @@ DeliveryResult SchoolAdapter::OnDelivery(
   return DeliveryResult::Ack();
 }
 
-void SchoolAdapter::Run() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
-    Status st = ScanOnce();
-    lock.lock();
-    health_ = st;
-    if (!st.ok()) host_.Log(LogLevel::kWarn, "inbox scan: " + st.message());
-    cv_.wait_for(lock, poll_, [this] { return stopping_; });
-  }
-}
+Status SchoolAdapter::ScanOnce() { return poller_->ScanOnce(); }
 
-bool SchoolAdapter::Stopping() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stopping_;
-}
-
-Status SchoolAdapter::ScanOnce() {
-  ReloadCaseMapFileIfChanged();
-  std::error_code ec;
-  std::vector<fs::path> files;
-  const auto now = fs::file_time_type::clock::now();
-  for (fs::directory_iterator it(config_.inbox_dir(), ec), end;
-       !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.empty() || name[0] == '.' || !IsXmlName(name)) continue;
-    std::error_code fe;
-    // No symlinks: a link could point anywhere the gateway can read.
-    if (it->is_symlink(fe) || !it->is_regular_file(fe)) continue;
-    const auto mtime = it->last_write_time(fe);
-    if (fe || now - mtime < min_age_) continue;
-    files.push_back(it->path());
-  }
-  if (ec)
-    return Status(Code::kUnavailable, "cannot list inbox: " + ec.message());
-  std::sort(files.begin(), files.end());
-  const auto steady_now = std::chrono::steady_clock::now();
-  for (auto it = retry_at_.begin(); it != retry_at_.end();) {
-    if (std::find(files.begin(), files.end(), it->first) == files.end()) {
-      it = retry_at_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (const fs::path& file : files) {
-    if (Stopping()) break;
-    auto r = retry_at_.find(file);
-    if (r != retry_at_.end() && steady_now < r->second) continue;
-    ProcessFile(file);
-  }
-  return Status();
-}
-
-void SchoolAdapter::ProcessFile(const fs::path& file) {
-  std::error_code ec;
-  const auto size = fs::file_size(file, ec);
-  if (ec) return;
+ehx::sdk::InboxAction SchoolAdapter::ProcessFile(const fs::path& file) {
   const std::string name = file.filename().string();
-  if (static_cast<int64_t>(size) > max_bytes_) {
-    IngestReport report;
-    report.set_input_name(name);
-    report.set_input_rejected(true);
-    report.set_input_error(
-        "xml_too_large: the file is larger than "
-        "max_file_bytes (" +
-        std::to_string(max_bytes_) + ")");
-    Reject(file, report);
-    return;
+  std::string content;
+  switch (ehx::sdk::ReadInboxFile(file, max_bytes_, &content)) {
+    case ehx::sdk::ReadOutcome::kGone:
+      return ehx::sdk::InboxAction::kDone;
+    case ehx::sdk::ReadOutcome::kTooLarge: {
+      IngestReport report;
+      report.set_input_name(name);
+      report.set_input_rejected(true);
+      report.set_input_error(
+          "xml_too_large: the file is larger than "
+          "max_file_bytes (" +
+          std::to_string(max_bytes_) + ")");
+      Reject(file, report);
+      return ehx::sdk::InboxAction::kDone;
+    }
+    case ehx::sdk::ReadOutcome::kOk:
+      break;
   }
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return;
-  std::stringstream buf;
-  buf << in.rdbuf();
-  const std::string content = buf.str();
   IngestOutcome outcome = IngestWithHost(name, content);
   if (outcome.retry_later) {
-    retry_at_[file] = std::chrono::steady_clock::now() + retry_backoff_;
     host_.Log(LogLevel::kInfo, "gateway unavailable; file will be retried");
-    return;
+    return ehx::sdk::InboxAction::kRetry;
   }
-  retry_at_.erase(file);
   if (outcome.report.input_rejected()) {
     Reject(file, outcome.report);
-    return;
+  } else {
+    Finish(file, outcome.report);
   }
-  Finish(file, outcome.report);
+  return ehx::sdk::InboxAction::kDone;
 }
 
 void SchoolAdapter::Finish(const fs::path& file, const IngestReport& report) {
   const std::string name = file.filename().string();
   if (!config_.report_dir().empty()) {
     Status st = WriteFileAtomically(config_.report_dir(), name + ".report.json",
-                                    ReportJson(report));
+                                    ehx::sdk::IngestReportJson(report));
     if (!st.ok())
       host_.Log(LogLevel::kWarn, "report write failed: " + st.message());
   }
-  Status st;
-  if (config_.processed_dir().empty()) {
-    std::error_code rm;
-    fs::remove(file, rm);
-    if (rm) st = Status(Code::kUnavailable, rm.message());
-    SyncDir(file.parent_path());
-  } else {
-    st = MoveInto(file, config_.processed_dir());
-  }
+  Status st =
+      ehx::sdk::ReportAndMove(file, config_.processed_dir(), "", "", "");
   if (!st.ok()) {
     host_.Log(LogLevel::kError,
               "published but cannot clear inbox file: " + st.message());
@@ -388,16 +272,14 @@ void SchoolAdapter::Finish(const fs::path& file, const IngestReport& report) {
 }
 
 void SchoolAdapter::Reject(const fs::path& file, const IngestReport& report) {
-  retry_at_.erase(file);
   const std::string name = file.filename().string();
-  Status st = WriteFileAtomically(config_.rejected_dir(), name + ".report.json",
-                                  ReportJson(report));
-  if (st.ok()) st = MoveInto(file, config_.rejected_dir());
+  Status st = ehx::sdk::ReportAndMove(
+      file, config_.rejected_dir(), config_.rejected_dir(),
+      name + ".report.json", ehx::sdk::IngestReportJson(report));
   if (!st.ok()) {
     host_.Log(LogLevel::kError,
               "cannot move refused file to rejected_dir: " + st.message());
-    retry_at_[file] = std::chrono::steady_clock::now() + retry_backoff_;
-    return;
+    return;  // still in the inbox: retried after the poller's backoff
   }
   host_.Log(LogLevel::kWarn, "CTF file rejected; see rejected_dir");
 }

@@ -11,19 +11,16 @@
 #ifndef EHX_ADAPTERS_SCHOOL_SCHOOL_ADAPTER_H_
 #define EHX_ADAPTERS_SCHOOL_SCHOOL_ADAPTER_H_
 
-#include <chrono>
-#include <condition_variable>
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "case_index.h"
 #include "ehx_adapter_protos.h"
 #include "ehx_sdk/adapter.h"
+#include "ehx_sdk/inbox.h"
 #include "school_ingest.h"
 
 namespace ehx::adapters::school {
@@ -65,30 +62,19 @@ class SchoolAdapter : public ehx::sdk::Adapter {
                                std::string_view bytes);
   std::shared_ptr<const CaseIndex> Cases();
   void ReloadCaseMapFileIfChanged();
-  void ProcessFile(const std::filesystem::path& file);
+  ehx::sdk::InboxAction ProcessFile(const std::filesystem::path& file);
   void Finish(const std::filesystem::path& file, const IngestReport& report);
   void Reject(const std::filesystem::path& file, const IngestReport& report);
-  void Run();
-  bool Stopping();
 
   const SchoolConfig config_;
   const ehx::sdk::Host host_;
   CaseIndex inline_cases_;
-  std::chrono::milliseconds poll_{1000};
-  std::chrono::milliseconds min_age_{200};
-  std::chrono::milliseconds retry_backoff_{5000};
   int64_t max_bytes_ = int64_t{64} << 20;
 
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;                             // guarded by mu_
-  ehx::sdk::Status health_;                           // guarded by mu_
   std::shared_ptr<const CaseIndex> cases_;            // guarded by mu_
   std::filesystem::file_time_type case_map_mtime_{};  // scan thread only
-  std::thread thread_;
-  // Scan thread only.
-  std::map<std::filesystem::path, std::chrono::steady_clock::time_point>
-      retry_at_;
+  std::unique_ptr<ehx::sdk::InboxPoller> poller_;
 };
 
 }  // namespace ehx::adapters::school

@@ -22,37 +22,10 @@ namespace fs = std::filesystem;
 using ehx::sdk::Code;
 using ehx::sdk::DeliveryResult;
 using ehx::sdk::LogLevel;
-using ::ehx::sdk::MoveInto;
 using ehx::sdk::Status;
 using ehx::sdk::StatusError;
-using ::ehx::sdk::SyncDir;
 using ::ehx::sdk::WriteFileAtomically;
 using ehxpb::adapter::v1::IngestReport;
-
-Status CheckDir(const std::string& value, const char* key, bool create) {
-  if (value.empty()) {
-    return Status(Code::kInvalidArgument, std::string(key) + " is required");
-  }
-  if (!fs::path(value).is_absolute()) {
-    return Status(Code::kInvalidArgument,
-                  std::string(key) + " must be an absolute path");
-  }
-  std::error_code ec;
-  if (create) {
-    fs::create_directories(value, ec);
-    if (!ec) {
-      fs::permissions(
-          value,
-          fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec,
-          ec);
-    }
-  }
-  if (!fs::is_directory(value, ec)) {
-    return Status(Code::kFailedPrecondition,
-                  std::string(key) + " is not an existing directory");
-  }
-  return Status();
-}
 
 bool Transient(Code code) {
   return code == Code::kUnavailable || code == Code::kDeadlineExceeded ||
@@ -65,11 +38,6 @@ std::string ReadAll(const fs::path& p) {
   std::stringstream buf;
   buf << in.rdbuf();
   return buf.str();
-}
-
-bool EndsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Extract-time order (section 3.3): the timestamp in a standard name, else
@@ -89,7 +57,7 @@ SupportingFamiliesAdapter::SupportingFamiliesAdapter(
     : config_(config), host_(host) {
   const bool create = config_.create_dirs();
   auto check = [&](const std::string& value, const char* key) {
-    Status st = CheckDir(value, key, create);
+    Status st = ehx::sdk::PrepareDir(value, key, /*required=*/true, create);
     if (!st.ok()) throw StatusError(st);
   };
   check(config_.inbox_dir(), "inbox_dir");
@@ -106,15 +74,16 @@ SupportingFamiliesAdapter::SupportingFamiliesAdapter(
   {
     // The default subfolders are ours to create.
     const bool defaults = true;
-    Status st = CheckDir(archive_dir_, "archive_dir",
-                         create || (defaults && config_.archive_dir().empty()));
+    Status st = ehx::sdk::PrepareDir(
+        archive_dir_, "archive_dir", true,
+        create || (defaults && config_.archive_dir().empty()));
     if (st.ok()) {
-      st = CheckDir(rejected_dir_, "rejected_dir",
-                    create || config_.rejected_dir().empty());
+      st = ehx::sdk::PrepareDir(rejected_dir_, "rejected_dir", true,
+                                create || config_.rejected_dir().empty());
     }
     if (st.ok()) {
-      st = CheckDir(reports_dir_, "reports_dir",
-                    create || config_.reports_dir().empty());
+      st = ehx::sdk::PrepareDir(reports_dir_, "reports_dir", true,
+                                create || config_.reports_dir().empty());
     }
     if (!st.ok()) throw StatusError(st);
   }
@@ -129,10 +98,17 @@ SupportingFamiliesAdapter::SupportingFamiliesAdapter(
     throw StatusError(
         Status(Code::kInvalidArgument, "durations and sizes must be >= 0"));
   }
-  poll_ = std::chrono::milliseconds(
+  ehx::sdk::InboxOptions inbox;
+  inbox.dirs = {config_.inbox_dir()};
+  inbox.suffixes = {".csv"};
+  inbox.poll_interval = std::chrono::milliseconds(
       config_.poll_interval_ms() ? config_.poll_interval_ms() : 1000);
-  min_age_ = std::chrono::milliseconds(
+  inbox.min_file_age = std::chrono::milliseconds(
       config_.min_file_age_ms() ? config_.min_file_age_ms() : 200);
+  inbox.retry_backoff = std::chrono::seconds(5);
+  inbox.sort_key = SortKey;  // extract-time order (section 3.3)
+  poller_ = std::make_unique<ehx::sdk::InboxPoller>(
+      inbox, [this](const fs::path& file) { return ProcessFile(file); });
   tracker_options_.la_code = config_.la_code();
   tracker_options_.valid_la_codes.assign(config_.valid_la_codes().begin(),
                                          config_.valid_la_codes().end());
@@ -170,25 +146,13 @@ SupportingFamiliesAdapter::SupportingFamiliesAdapter(
 SupportingFamiliesAdapter::~SupportingFamiliesAdapter() { Stop(); }
 
 Status SupportingFamiliesAdapter::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
-  stopping_ = false;
-  thread_ = std::thread([this] { Run(); });
+  poller_->Start();
   return Status();
 }
 
-void SupportingFamiliesAdapter::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-    cv_.notify_all();
-  }
-  if (thread_.joinable()) thread_.join();
-}
+void SupportingFamiliesAdapter::Stop() { poller_->Stop(); }
 
-Status SupportingFamiliesAdapter::CheckHealth() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return health_;
-}
+Status SupportingFamiliesAdapter::CheckHealth() { return poller_->health(); }
 
 IngestReport SupportingFamiliesAdapter::Ingest(const std::string& input_name,
                                                std::string_view bytes) {
@@ -303,125 +267,67 @@ void SupportingFamiliesAdapter::SaveEvidenceLocked(const std::string& csv) {
   }
 }
 
-void SupportingFamiliesAdapter::Run() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
-    Status st = ScanOnce();
-    lock.lock();
-    health_ = st;
-    if (!st.ok()) host_.Log(LogLevel::kWarn, "inbox scan: " + st.message());
-    cv_.wait_for(lock, poll_, [this] { return stopping_; });
-  }
-}
+Status SupportingFamiliesAdapter::ScanOnce() { return poller_->ScanOnce(); }
 
-bool SupportingFamiliesAdapter::Stopping() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stopping_;
-}
-
-Status SupportingFamiliesAdapter::ScanOnce() {
-  std::error_code ec;
-  std::vector<fs::path> files;
-  const auto now = fs::file_time_type::clock::now();
-  for (fs::directory_iterator it(config_.inbox_dir(), ec), end;
-       !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    // Complete *.csv files only (writers use .part/.tmp and rename).
-    if (name.empty() || name[0] == '.' || !EndsWith(name, ".csv")) continue;
-    std::error_code fe;
-    if (!it->is_regular_file(fe) || it->is_symlink(fe)) continue;
-    const auto mtime = it->last_write_time(fe);
-    if (fe || now - mtime < min_age_) continue;
-    files.push_back(it->path());
-  }
-  if (ec) {
-    return Status(Code::kUnavailable, "cannot list inbox: " + ec.message());
-  }
-  std::sort(
-      files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
-        return SortKey(a.filename().string()) < SortKey(b.filename().string());
-      });
-  const auto steady_now = std::chrono::steady_clock::now();
-  for (const fs::path& file : files) {
-    if (Stopping()) break;
-    auto r = retry_at_.find(file);
-    if (r != retry_at_.end() && steady_now < r->second) continue;
-    ProcessFile(file);
-  }
-  return Status();
-}
-
-void SupportingFamiliesAdapter::ProcessFile(const fs::path& file) {
+ehx::sdk::InboxAction SupportingFamiliesAdapter::ProcessFile(
+    const fs::path& file) {
   const std::string name = file.filename().string();
-  std::error_code ec;
-  const auto size = fs::file_size(file, ec);
-  if (ec) return;
   std::string content;
-  if (static_cast<int64_t>(size) <= tracker_options_.max_bytes) {
-    content = ReadAll(file);
-  } else {
-    // Let the parser report file_too_large without reading it all.
-    content.assign(static_cast<size_t>(tracker_options_.max_bytes) + 1, ' ');
+  bool too_large = false;
+  switch (ehx::sdk::ReadInboxFile(file, tracker_options_.max_bytes, &content)) {
+    case ehx::sdk::ReadOutcome::kGone:
+      return ehx::sdk::InboxAction::kDone;
+    case ehx::sdk::ReadOutcome::kTooLarge:
+      // Let the parser report file_too_large without reading it all.
+      content.assign(static_cast<size_t>(tracker_options_.max_bytes) + 1, ' ');
+      too_large = true;
+      break;
+    case ehx::sdk::ReadOutcome::kOk:
+      break;
   }
   // Contract 3.3 step 2: the same bytes again are archived with
   // duplicate_file (info) and nothing is redone.
   const std::string digest = FileSha256Hex(content);
-  if (static_cast<int64_t>(size) <= tracker_options_.max_bytes &&
-      digests_.count(digest)) {
+  if (!too_large && digests_.count(digest)) {
     TrackerFile dup;
     dup.file_issues.push_back(
         Issue{Severity::kInfo, "duplicate_file", "",
               "the same bytes were processed before; nothing was redone"});
-    Status st = WriteFileAtomically(
-        reports_dir_, name + ".report.json",
+    Status st = ehx::sdk::ReportAndMove(
+        file, archive_dir_, reports_dir_, name + ".report.json",
         ReportJson(name, content, dup, IsoDateTime(::time(nullptr))),
         ehx::sdk::TempName::kPart);
     if (!st.ok()) {
-      host_.Log(LogLevel::kError, "cannot write report: " + st.message());
+      host_.Log(LogLevel::kError, "cannot archive extract: " + st.message());
+    } else {
+      host_.Log(LogLevel::kInfo, "extract already processed (duplicate_file)");
     }
-    st = MoveInto(file, archive_dir_);
-    if (!st.ok()) {
-      host_.Log(LogLevel::kError, "cannot move extract: " + st.message());
-      retry_at_[file] =
-          std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      return;
-    }
-    host_.Log(LogLevel::kInfo, "extract already processed (duplicate_file)");
-    return;
+    return ehx::sdk::InboxAction::kDone;  // still there: retried after backoff
   }
   bool transient = false;
   TrackerFile parsed;
   IngestReport report = IngestImpl(name, content, &transient, &parsed);
   if (transient) {
     // Keys are idempotent: re-reading later republishes nothing twice.
-    retry_at_[file] =
-        std::chrono::steady_clock::now() + std::chrono::seconds(5);
     host_.Log(LogLevel::kInfo, "gateway unavailable; extract kept for retry");
-    return;
+    return ehx::sdk::InboxAction::kRetry;
   }
-  retry_at_.erase(file);
   if (!report.input_rejected()) RememberDigest(digest);
-  time_t t = ::time(nullptr);
-  const std::string report_json =
-      ReportJson(name, content, parsed, IsoDateTime(t));
-  Status st = WriteFileAtomically(reports_dir_, name + ".report.json",
-                                  report_json, ehx::sdk::TempName::kPart);
-  if (!st.ok()) {
-    host_.Log(LogLevel::kError, "cannot write report: " + st.message());
-  }
-  st = MoveInto(file, report.input_rejected() ? rejected_dir_ : archive_dir_);
+  Status st = ehx::sdk::ReportAndMove(
+      file, report.input_rejected() ? rejected_dir_ : archive_dir_,
+      reports_dir_, name + ".report.json",
+      ReportJson(name, content, parsed, IsoDateTime(::time(nullptr))),
+      ehx::sdk::TempName::kPart);
   if (!st.ok()) {
     host_.Log(LogLevel::kError, "cannot move extract: " + st.message());
-    retry_at_[file] =
-        std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    return;
+    return ehx::sdk::InboxAction::kDone;  // still there: retried after backoff
   }
   host_.Log(report.input_rejected() ? LogLevel::kWarn : LogLevel::kInfo,
             "extract processed: " + std::to_string(report.records_total()) +
                 " rows, " + std::to_string(report.records_published()) +
                 " published, " + std::to_string(report.records_failed()) +
                 " failed" + (report.input_rejected() ? " (rejected)" : ""));
+  return ehx::sdk::InboxAction::kDone;
 }
 
 }  // namespace ehx::adapters::supporting_families

@@ -6,18 +6,17 @@
 #ifndef EHX_ADAPTERS_SUPPORTING_FAMILIES_SF_ADAPTER_H_
 #define EHX_ADAPTERS_SUPPORTING_FAMILIES_SF_ADAPTER_H_
 
-#include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "ehx_adapter_protos.h"
 #include "ehx_sdk/adapter.h"
+#include "ehx_sdk/inbox.h"
 #include "sf_evidence.h"
 #include "sf_tracker.h"
 
@@ -65,9 +64,7 @@ class SupportingFamiliesAdapter : public ehx::sdk::Adapter {
                                               std::string_view bytes,
                                               bool* transient_failure,
                                               TrackerFile* parsed);
-  void ProcessFile(const std::filesystem::path& file);
-  void Run();
-  bool Stopping();
+  ehx::sdk::InboxAction ProcessFile(const std::filesystem::path& file);
   void SaveIndexLocked();
   void RememberDigest(const std::string& digest);
   void SaveEvidenceLocked(const std::string& csv);
@@ -77,26 +74,16 @@ class SupportingFamiliesAdapter : public ehx::sdk::Adapter {
   std::string archive_dir_, rejected_dir_, reports_dir_;
   TrackerOptions tracker_options_;
   MapOptions map_options_;
-  std::chrono::milliseconds poll_{1000};
-  std::chrono::milliseconds min_age_{200};
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;    // guarded by mu_
-  ehx::sdk::Status health_;  // guarded by mu_
-  std::thread thread_;
 
   std::mutex state_mu_;  // guards index_ and evidence_
   TrackerIndex index_;
   std::map<std::string, EvidenceRow> evidence_;  // by evidence_id
 
-  // Scan thread only.
-  std::map<std::filesystem::path, std::chrono::steady_clock::time_point>
-      retry_at_;
   // SHA-256 of every extract already processed (contract 3.3 step 2), kept
   // in digests_path_ (state_dir, else the archive folder) across restarts.
   std::set<std::string> digests_;
   std::string digests_path_;
+  std::unique_ptr<ehx::sdk::InboxPoller> poller_;  // last: stops first
 };
 
 }  // namespace ehx::adapters::supporting_families

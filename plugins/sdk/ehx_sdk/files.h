@@ -112,6 +112,39 @@ inline Status MoveInto(const std::filesystem::path& from,
   return Status();
 }
 
+// Checks (and with `create`, makes) a configured directory: empty is
+// INVALID_ARGUMENT "<key> is required" when `required`, else OK; relative
+// is INVALID_ARGUMENT "<key> must be an absolute path"; missing is
+// FAILED_PRECONDITION "<key> is not an existing directory". Created
+// directories get mode 0750. Errors name the config key, never the path.
+inline Status PrepareDir(const std::string& value, const char* key,
+                         bool required, bool create) {
+  if (value.empty()) {
+    if (!required) return Status();
+    return Status(Code::kInvalidArgument, std::string(key) + " is required");
+  }
+  if (!std::filesystem::path(value).is_absolute()) {
+    return Status(Code::kInvalidArgument,
+                  std::string(key) + " must be an absolute path");
+  }
+  std::error_code ec;
+  if (create) {
+    std::filesystem::create_directories(value, ec);
+    if (!ec) {
+      std::filesystem::permissions(value,
+                                   std::filesystem::perms::owner_all |
+                                       std::filesystem::perms::group_read |
+                                       std::filesystem::perms::group_exec,
+                                   ec);
+    }
+  }
+  if (!std::filesystem::is_directory(value, ec)) {
+    return Status(Code::kFailedPrecondition,
+                  std::string(key) + " is not an existing directory");
+  }
+  return Status();
+}
+
 }  // namespace ehx::sdk
 
 #endif  // EHX_SDK_FILES_H_
