@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "canary_util.h"
 #include "ehx/audit/v1/audit.pb.h"
 #include "gateway_harness.h"
 
@@ -16,21 +17,6 @@ namespace ehx::testing {
 namespace {
 
 using ehx::exchange::v1::Envelope;
-
-// NHS numbers from the 999 test range with a correct Modulus 11 check digit.
-std::vector<std::string> ValidNhsNumbers(int n) {
-  std::vector<std::string> out;
-  for (int stem = 123457; static_cast<int>(out.size()) < n; stem += 7) {
-    std::string s = "999" + std::to_string(stem);
-    int sum = 0;
-    for (int i = 0; i < 9; ++i) sum += (s[i] - '0') * (10 - i);
-    int check = 11 - sum % 11;
-    if (check == 11) check = 0;
-    if (check == 10) continue;
-    out.push_back(s + std::to_string(check));
-  }
-  return out;
-}
 
 TEST(CanaryTest, NamesAndNhsNumbersNeverReachLogsErrorsOrAudit) {
   TempDir dir;
@@ -49,8 +35,8 @@ TEST(CanaryTest, NamesAndNhsNumbersNeverReachLogsErrorsOrAudit) {
     e.set_idempotency_key("canary-" + std::to_string(i));
     e.set_case_ref("EH-CANARY-" + std::to_string(i % 9));
     auto* child = e.mutable_caf_notification()->mutable_children(0);
-    const std::string given = "Qzanary" + std::to_string(1000 + i) + "ë";
-    const std::string family = "Wiśniewski-Kx" + std::to_string(7000 + i);
+    const std::string given = CanaryGiven(i);
+    const std::string family = CanaryFamily(i);
     child->mutable_legal_name()->set_given(given);
     child->mutable_legal_name()->set_family(family);
     canaries.push_back(given);

@@ -106,7 +106,8 @@ bool GatewayProcess::Start() {
       << "\", cert_file: \"" << or_default(server_cert_, "server.pem")
       << "\", key_file: \"" << or_default(server_key_, "server.key") << "\""
       << (tls_extra_.empty() ? "" : ", ") << tls_extra_ << "}\n"
-      << "store: {sqlite_path: \"" << (dir_ / "ehx.db").string() << "\"}\n"
+      << "store: {sqlite_path: \"" << (dir_ / "ehx.db").string() << "\""
+      << (store_extra_.empty() ? "" : ", ") << store_extra_ << "}\n"
       << "port_file: \"" << port_file.string() << "\"\n"
       << body_;
   cfg.close();

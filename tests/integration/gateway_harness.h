@@ -66,6 +66,9 @@ class GatewayProcess {
   // Roots the client channels trust (default <pki>/ca.pem).
   void set_client_roots(std::string file) { client_roots_ = std::move(file); }
   const std::filesystem::path& pki() const;
+  // Extra keys inside the generated `store:` mapping, e.g.
+  // "encryption: {disabled: true}", for the next Start().
+  void set_store_extra(std::string yaml) { store_extra_ = std::move(yaml); }
 
   int port() const { return port_; }
   int admin_port() const { return admin_port_; }
@@ -89,6 +92,7 @@ class GatewayProcess {
   std::string log_level_ = "warn";
   std::filesystem::path pki_;
   std::string server_ca_, server_cert_, server_key_, tls_extra_, client_roots_;
+  std::string store_extra_;
   std::atomic<int> port_{0}, admin_port_{0};
 };
 

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "config/yaml_proto.h"
+#include "crypto/aead.h"
 #include "ehx/exchange/v1/envelope.pb.h"
 #include "policy/policy_validate.h"
 
@@ -80,6 +81,53 @@ absl::Status ValidateConfig(const GatewayConfig& c) {
   if (c.store().sqlite_path().empty())
     return Bad("store.sqlite_path", "required");
   if (c.store().max_batch() < 0) return Bad("store.max_batch", "must be >= 0");
+  {
+    const auto& enc = c.store().encryption();
+    std::set<std::string> ids;
+    for (int i = 0; i < enc.keys_size(); ++i) {
+      const auto& k = enc.keys(i);
+      const std::string path = absl::StrCat("store.encryption.keys[", i, "]");
+      if (!crypto::ValidKeyId(k.key_id())) {
+        return Bad(path + ".key_id",
+                   "must be 1-32 characters of letters, digits, '.', '_', '-'");
+      }
+      if (!ids.insert(k.key_id()).second) {
+        return Bad(path + ".key_id", "duplicate key id");
+      }
+      if (k.key_file().empty() == k.key_env().empty()) {
+        return Bad(path, "exactly one of key_file and key_env is required");
+      }
+    }
+    if (!enc.active_key_id().empty() && !enc.keys().empty() &&
+        !ids.count(enc.active_key_id())) {
+      return Bad("store.encryption.active_key_id", "names no key in keys");
+    }
+    if (enc.keys_size() > 1 && enc.active_key_id().empty()) {
+      return Bad("store.encryption.active_key_id",
+                 "required when more than one key is listed");
+    }
+  }
+  {
+    const auto* events = ehx::exchange::v1::EventType_descriptor();
+    std::set<std::string> types;
+    for (int i = 0; i < c.retention().rules_size(); ++i) {
+      const auto& r = c.retention().rules(i);
+      const std::string path = absl::StrCat("retention.rules[", i, "]");
+      const auto* ev = events->FindValueByName(r.event_type());
+      if (ev == nullptr || ev->number() == 0) {
+        return Bad(path + ".event_type", "unknown event type");
+      }
+      if (!types.insert(r.event_type()).second) {
+        return Bad(path + ".event_type", "duplicate rule for this event type");
+      }
+      if (r.retain_seconds() <= 0) {
+        return Bad(path + ".retain_seconds", "must be > 0");
+      }
+    }
+    if (c.retention().purge_interval_seconds() < 0) {
+      return Bad("retention.purge_interval_seconds", "must be >= 0");
+    }
+  }
   std::set<std::string> agencies;
   for (int i = 0; i < c.agencies_size(); ++i) {
     const auto& a = c.agencies(i);
@@ -180,6 +228,9 @@ absl::StatusOr<GatewayConfig> LoadConfigText(const std::string& yaml,
   Absolutize(base_dir, c.mutable_store()->mutable_sqlite_path());
   Absolutize(base_dir, c.mutable_port_file());
   Absolutize(base_dir, c.mutable_audit()->mutable_signing_key_file());
+  for (auto& k : *c.mutable_store()->mutable_encryption()->mutable_keys()) {
+    Absolutize(base_dir, k.mutable_key_file());
+  }
   for (auto& p : *c.mutable_plugins()) Absolutize(base_dir, p.mutable_path());
   st = ValidateConfig(c);
   if (!st.ok()) {

@@ -46,6 +46,21 @@ std::string DeterministicBytes(const google::protobuf::Message& m) {
   return out;
 }
 
+// A recipient's nack reason as audited: a short machine token or "other"
+// (the field comes from outside and must not carry free text).
+std::string MachineReason(const std::string& r) {
+  if (r.empty()) return "none";
+  if (r.size() > 32) return "other";
+  for (char c : r) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '_' ||
+          c == '-')) {
+      return "other";
+    }
+  }
+  return r;
+}
+
 }  // namespace
 
 class GatewayCore::ReadPool {
@@ -73,6 +88,16 @@ GatewayCore::GatewayCore(const ehx::config::v1::GatewayConfig& config,
   max_backoff_ms_ = d.max_backoff_ms() > 0 ? d.max_backoff_ms() : 300000;
   lease_seconds_ = d.lease_seconds() > 0 ? d.lease_seconds() : 60;
   sweep_interval_ms_ = d.sweep_interval_ms() > 0 ? d.sweep_interval_ms() : 1000;
+  for (const auto& r : config.retention().rules()) {
+    ehx::exchange::v1::EventType type;
+    if (ehx::exchange::v1::EventType_Parse(r.event_type(), &type)) {
+      retention_.emplace_back(static_cast<int>(type),
+                              r.retain_seconds() * 1000);
+    }
+  }
+  if (config.retention().purge_interval_seconds() > 0) {
+    purge_interval_ms_ = config.retention().purge_interval_seconds() * 1000;
+  }
 }
 
 absl::StatusOr<std::unique_ptr<GatewayCore>> GatewayCore::Create(
@@ -89,6 +114,28 @@ absl::Status GatewayCore::Init() {
   auto s = store::SqliteStore::Open(config_.store().sqlite_path(), opts);
   if (!s.ok()) return s.status();
   store_ = std::move(*s);
+  // Encryption at rest: the key ring (a generated key for development).
+  {
+    const auto& enc = config_.store().encryption();
+    bool created = false;
+    auto ring = crypto::LoadKeyRing(
+        enc, config_.store().sqlite_path() + ".data-key", &created);
+    if (!ring.ok()) return ring.status();
+    keys_ = std::move(*ring);
+    encrypt_ = !enc.disabled();
+    if (created) {
+      SPDLOG_WARN(
+          "encryption: generated data key {}.data-key (mode 0600) for "
+          "development; production deployments name their keys in "
+          "store.encryption.keys and keep them off the database disk",
+          config_.store().sqlite_path());
+    }
+    if (!encrypt_) {
+      SPDLOG_WARN(
+          "encryption: DISABLED (store.encryption.disabled): payloads are "
+          "stored in plaintext; development and benchmarks only");
+    }
+  }
   // The audit chain: its key signs checkpoints; created on first start.
   std::string key_path = config_.audit().signing_key_file();
   const bool default_key = key_path.empty();
@@ -123,12 +170,37 @@ absl::Status GatewayCore::Init() {
       SPDLOG_ERROR("policy: FAILING CLOSED, nothing will be delivered: {}",
                    policy_->error());
     }
+    // The configuration in force, and whether it changed since the last
+    // start (hash only: the config names files, never key material).
+    const std::string config_hash = ToHex(Sha256(DeterministicBytes(config_)));
     std::promise<absl::Status> p;
     auto f = p.get_future();
     store_->Write(
-        [&](store::Txn& t) {
-          return AppendAudit(t, kGatewayActor, action, "", "", detail,
-                             clock_());
+        [&](store::Txn& t) -> absl::Status {
+          const int64_t now = clock_();
+          std::string previous = "none";
+          auto q =
+              t.Prepare("SELECT value FROM meta WHERE key='config_sha256'");
+          if (!q.ok()) return q.status();
+          auto row = (*q)->Step();
+          if (!row.ok()) return row.status();
+          if (*row) previous = (*q)->Text(0);
+          (*q)->Reset();
+          absl::Status ast = AppendAudit(
+              t, kGatewayActor, "config_loaded", "", "",
+              absl::StrCat("config_sha256=", config_hash, " policy=",
+                           policy_->ok() ? policy_->version() : "none",
+                           " changed=", previous == config_hash ? "no" : "yes",
+                           " previous=", previous),
+              now);
+          if (!ast.ok()) return ast;
+          auto up = t.Prepare(
+              "INSERT INTO meta(key, value) VALUES('config_sha256', ?) ON "
+              "CONFLICT(key) DO UPDATE SET value=excluded.value");
+          if (!up.ok()) return up.status();
+          ast = (*up)->Bind(1, config_hash).Run();
+          if (!ast.ok()) return ast;
+          return AppendAudit(t, kGatewayActor, action, "", "", detail, now);
         },
         [&p](absl::Status s) { p.set_value(s); });
     st = f.get();
@@ -249,25 +321,144 @@ absl::Status GatewayCore::AppendAudit(store::Txn& t, const std::string& actor,
   if (!case_ref.empty()) r.set_case_pseudo(Pseudonym(case_ref));
   // Machine-made text only (agency ids, event types, rule ids).
   r.set_reason(detail);
-  return audit_->Append(t, std::move(r));
+  absl::Status st = audit_->Append(t, std::move(r));
+  if (st.ok()) return st;
+  if (!audit_failed_.exchange(true)) {
+    SPDLOG_ERROR(
+        "audit: append failed ({}); refusing messages until restart: nothing "
+        "is processed without its audit record",
+        std::string(st.message()));
+  }
+  return absl::UnavailableError(
+      "audit trail unavailable: the gateway is not accepting messages");
+}
+
+absl::Status GatewayCore::health() const {
+  if (audit_failed_.load()) {
+    return absl::UnavailableError("audit: an append failed; restart needed");
+  }
+  return store_->health();
+}
+
+template <typename T>
+void GatewayCore::RefuseAudited(const std::string& actor,
+                                const std::string& case_ref,
+                                const std::string& detail, absl::Status refusal,
+                                Callback<T> done) {
+  auto shared = std::make_shared<absl::Status>(std::move(refusal));
+  store_->Write(
+      [this, actor, case_ref, detail](store::Txn& t) {
+        return AppendAudit(t, actor, "refuse", "", case_ref, detail, clock_());
+      },
+      [shared, done = std::move(done)](absl::Status st) {
+        if (!st.ok()) {
+          SPDLOG_WARN("audit: refusal not recorded: {}",
+                      std::string(st.message()));
+        }
+        done(*shared);
+      });
+}
+
+void GatewayCore::FlushQuotaRefusals() {
+  std::map<std::string, int64_t> counts;
+  {
+    std::lock_guard<std::mutex> l(quota_mu_);
+    counts.swap(quota_refusals_);
+  }
+  if (counts.empty()) return;
+  store_->Write(
+      [this, counts](store::Txn& t) -> absl::Status {
+        for (const auto& [agency, n] : counts) {
+          absl::Status st = AppendAudit(
+              t, agency, "refuse", "", "",
+              absl::StrCat("reason=quota_exceeded count=", n), clock_());
+          if (!st.ok()) return st;
+        }
+        return absl::OkStatus();
+      },
+      [](absl::Status st) {
+        if (!st.ok()) {
+          SPDLOG_WARN("audit: quota refusals not recorded: {}",
+                      std::string(st.message()));
+        }
+      });
+}
+
+absl::StatusOr<std::string> GatewayCore::SealColumn(
+    std::string_view column, std::string_view row,
+    std::string_view plaintext) const {
+  if (!encrypt_) return std::string(plaintext);
+  return keys_->Seal(plaintext, absl::StrCat("ehx|", std::string(column), "|",
+                                             std::string(row)));
+}
+
+absl::StatusOr<std::string> GatewayCore::OpenColumn(std::string_view column,
+                                                    std::string_view row,
+                                                    std::string stored) const {
+  if (crypto::LooksSealed(stored)) {
+    return keys_->Open(stored, absl::StrCat("ehx|", std::string(column), "|",
+                                            std::string(row)));
+  }
+  if (encrypt_) {
+    // Never accept plaintext where ciphertext belongs: it could be forged.
+    return absl::DataLossError(
+        absl::StrCat("store: a ", std::string(column),
+                     " value is not encrypted (written with encryption "
+                     "disabled?); refusing it"));
+  }
+  return stored;
+}
+
+absl::Status GatewayCore::ReadCaseLocked(
+    store::Txn& t, const std::string& case_ref,
+    ehx::record::v1::CaseRecord* out) const {
+  auto q = t.Prepare("SELECT record FROM cases WHERE case_ref=?");
+  if (!q.ok()) return q.status();
+  (*q)->Bind(1, case_ref);
+  auto row = (*q)->Step();
+  if (!row.ok()) return row.status();
+  absl::Status st;
+  if (*row) {
+    auto bytes = OpenColumn("cases.record", case_ref, (*q)->Text(0));
+    if (!bytes.ok()) {
+      st = bytes.status();
+    } else if (!out->ParseFromString(*bytes)) {
+      st = absl::DataLossError("store: corrupt shared record");
+    }
+  }
+  (*q)->Reset();
+  return st;
 }
 
 void GatewayCore::Publish(std::string sender, Envelope env,
                           Callback<PublishReceipt> done) {
+  if (audit_failed_.load()) {
+    done(absl::UnavailableError(
+        "audit trail unavailable: the gateway is not accepting messages"));
+    return;
+  }
   if (!router_.IsActive(sender)) {
-    done(absl::PermissionDeniedError(
-        "sender agency is not registered or is decommissioned"));
+    RefuseAudited(sender, env.case_ref(), "reason=sender_not_registered",
+                  absl::PermissionDeniedError(
+                      "sender agency is not registered or is decommissioned"),
+                  std::move(done));
     return;
   }
   if (!TakeToken(sender)) {
     spdlog::debug("quota: publish rate exceeded by {}", sender);
+    {
+      std::lock_guard<std::mutex> l(quota_mu_);
+      ++quota_refusals_[sender];
+    }
     done(absl::ResourceExhaustedError(
         "publish rate quota exceeded for this agency; retry with backoff"));
     return;
   }
   if (!env.sender_agency().empty() && env.sender_agency() != sender) {
-    done(absl::PermissionDeniedError(
-        "sender_agency does not match the caller's certificate"));
+    RefuseAudited(sender, env.case_ref(), "reason=sender_agency_mismatch",
+                  absl::PermissionDeniedError(
+                      "sender_agency does not match the caller's certificate"),
+                  std::move(done));
     return;
   }
   if (QueueFull(sender)) {
@@ -305,11 +496,23 @@ void GatewayCore::Publish(std::string sender, Envelope env,
       spdlog::debug("refused sender={} case={} violations={}", sender,
                     Pseudonym(env.case_ref()), rules);
     }
-    done(InvalidArgumentWithViolations(
-        absl::StrCat("envelope refused: ", violations.size(),
-                     " field violation(s); first: ", violations[0].field, " (",
-                     violations[0].rule, ")"),
-        v));
+    // Field paths and rule names only: never a value.
+    std::string detail =
+        absl::StrCat("reason=validation event=",
+                     ehx::exchange::v1::EventType_Name(env.event_type()),
+                     " violations=", violations.size(), " rules=");
+    for (size_t i = 0; i < violations.size() && i < 8; ++i) {
+      absl::StrAppend(&detail, i ? "," : "", violations[i].field, ":",
+                      violations[i].rule);
+    }
+    RefuseAudited(
+        sender, env.case_ref(), detail,
+        InvalidArgumentWithViolations(
+            absl::StrCat("envelope refused: ", violations.size(),
+                         " field violation(s); first: ", violations[0].field,
+                         " (", violations[0].rule, ")"),
+            v),
+        std::move(done));
     return;
   }
   env.clear_message_id();
@@ -348,14 +551,8 @@ void GatewayCore::Publish(std::string sender, Envelope env,
         }
         // The shared record before this event.
         ehx::record::v1::CaseRecord record;
-        auto cq = t.Prepare("SELECT record FROM cases WHERE case_ref=?");
-        if (!cq.ok()) return cq.status();
-        (*cq)->Bind(1, e.case_ref());
-        auto crow = (*cq)->Step();
-        if (!crow.ok()) return crow.status();
-        if (*crow && !record.ParseFromString((*cq)->Text(0))) {
-          return absl::DataLossError("store: corrupt shared record");
-        }
+        absl::Status rst = ReadCaseLocked(t, e.case_ref(), &record);
+        if (!rst.ok()) return rst;
         *recipients = router_.Recipients(sender, e, record);
         const int64_t now = clock_();
         e.set_message_id(NewMessageId());
@@ -366,6 +563,9 @@ void GatewayCore::Publish(std::string sender, Envelope env,
         if (e.has_ttl() && e.ttl().seconds() > 0) {
           ttl_s = std::min<int64_t>(ttl_s, e.ttl().seconds());
         }
+        auto sealed = SealColumn("events.envelope", e.message_id(),
+                                 e.SerializeAsString());
+        if (!sealed.ok()) return sealed.status();
         auto ins = t.Prepare(
             "INSERT INTO events(message_id, sender, idempotency_key, "
             "content_hash, case_ref, event_type, accepted_at_ms, recipients, "
@@ -380,7 +580,7 @@ void GatewayCore::Publish(std::string sender, Envelope env,
                               .Bind(6, static_cast<int64_t>(e.event_type()))
                               .Bind(7, now)
                               .Bind(8, absl::StrJoin(*recipients, ","))
-                              .BindBlob(9, e.SerializeAsString())
+                              .BindBlob(9, *sealed)
                               .Run();
         if (!st.ok()) return st;
         const int64_t seq = t.LastInsertRowId();
@@ -401,14 +601,14 @@ void GatewayCore::Publish(std::string sender, Envelope env,
         }
         AdjustQueued(sender, static_cast<int64_t>(recipients->size()));
         ApplyToRecord(e, *recipients, &record);
+        auto sealed_record = SealColumn("cases.record", e.case_ref(),
+                                        record.SerializeAsString());
+        if (!sealed_record.ok()) return sealed_record.status();
         auto up = t.Prepare(
             "INSERT INTO cases(case_ref, record) VALUES(?,?) ON CONFLICT"
             "(case_ref) DO UPDATE SET record=excluded.record");
         if (!up.ok()) return up.status();
-        st = (*up)
-                 ->Bind(1, e.case_ref())
-                 .BindBlob(2, record.SerializeAsString())
-                 .Run();
+        st = (*up)->Bind(1, e.case_ref()).BindBlob(2, *sealed_record).Run();
         if (!st.ok()) return st;
         st = AppendAudit(
             t, sender, "accept", e.message_id(), e.case_ref(),
@@ -450,8 +650,8 @@ void GatewayCore::Fetch(std::string agency, int max, int lease_seconds,
     const int64_t read_generation = store_->commits();
     absl::Status st = store_->Read([&](store::Txn& t) -> absl::Status {
       auto q = t.Prepare(
-          "SELECT o.id, o.case_ref, o.attempts, e.envelope FROM outbox o "
-          "JOIN events e ON e.seq = o.event_seq "
+          "SELECT o.id, o.case_ref, o.attempts, e.envelope, e.message_id "
+          "FROM outbox o JOIN events e ON e.seq = o.event_seq "
           "WHERE o.recipient=?1 AND o.state=0 AND o.next_attempt_ms<=?2 "
           "AND o.id>?3 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE "
           "p.recipient=?1 AND p.case_ref=o.case_ref AND p.state=0 AND "
@@ -490,7 +690,10 @@ void GatewayCore::Fetch(std::string agency, int max, int lease_seconds,
           Delivery d;
           d.set_delivery_id(id);
           d.set_attempt(static_cast<int>((*q)->Int(2)) + 1);
-          if (!d.mutable_envelope()->ParseFromString((*q)->Text(3))) {
+          auto bytes =
+              OpenColumn("events.envelope", (*q)->Text(4), (*q)->Text(3));
+          if (!bytes.ok()) return bytes.status();
+          if (!d.mutable_envelope()->ParseFromString(*bytes)) {
             return absl::DataLossError("store: corrupt envelope");
           }
           out.push_back(std::move(d));
@@ -582,6 +785,8 @@ absl::Status GatewayCore::KillLocked(store::Txn& t, int64_t id,
       "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING");
   if (!ins.ok()) return ins.status();
   const std::string bytes = n.SerializeAsString();
+  auto sealed = SealColumn("events.envelope", n.message_id(), bytes);
+  if (!sealed.ok()) return sealed.status();
   st = (*ins)
            ->Bind(1, n.message_id())
            .Bind(2, kGatewayActor)
@@ -591,7 +796,7 @@ absl::Status GatewayCore::KillLocked(store::Txn& t, int64_t id,
            .Bind(6, static_cast<int64_t>(n.event_type()))
            .Bind(7, now)
            .Bind(8, sender)
-           .BindBlob(9, bytes)
+           .BindBlob(9, *sealed)
            .Run();
   if (!st.ok()) return st;
   if (t.Changes() == 0) return absl::OkStatus();
@@ -651,9 +856,9 @@ void GatewayCore::Ack(std::string agency, std::vector<AckItem> items,
         const int64_t now = clock_();
         for (const auto& item : items) {
           auto own = t.Prepare(
-              "SELECT e.sender FROM outbox o JOIN events e ON "
-              "e.seq=o.event_seq WHERE o.id=? AND o.recipient=? AND "
-              "o.state=0");
+              "SELECT e.sender, o.attempts, e.message_id, e.case_ref FROM "
+              "outbox o JOIN events e ON e.seq=o.event_seq WHERE o.id=? AND "
+              "o.recipient=? AND o.state=0");
           if (!own.ok()) return own.status();
           (*own)
               ->Bind(1, static_cast<int64_t>(item.delivery_id))
@@ -662,9 +867,24 @@ void GatewayCore::Ack(std::string agency, std::vector<AckItem> items,
           if (!row.ok()) return row.status();
           if (!*row) continue;
           const std::string sender = (*own)->Text(0);
+          const int attempt = static_cast<int>((*own)->Int(1)) + 1;
+          const std::string message_id = (*own)->Text(2);
+          const std::string case_ref = (*own)->Text(3);
           (*own)->Reset();
           absl::Status st;
           const auto id = static_cast<int64_t>(item.delivery_id);
+          // The audit record of the delivery: leases cost no write, so a
+          // delivery is recorded by its outcome (docs/security.md).
+          std::string detail = absl::StrCat("by=", agency, " delivery=", id,
+                                            " attempt=", attempt);
+          if (!item.ok) {
+            absl::StrAppend(&detail,
+                            " permanent=", item.permanent ? "yes" : "no",
+                            " reason=", MachineReason(item.reason));
+          }
+          st = AppendAudit(t, agency, item.ok ? "ack" : "nack", message_id,
+                           case_ref, detail, now);
+          if (!st.ok()) return st;
           if (item.ok) {
             auto del = t.Prepare("DELETE FROM outbox WHERE id=?");
             if (!del.ok()) return del.status();
@@ -706,11 +926,11 @@ void GatewayCore::Ack(std::string agency, std::vector<AckItem> items,
 }
 
 void GatewayCore::Release(const std::string& agency,
-                          const std::vector<uint64_t>& ids) {
+                          const std::vector<uint64_t>& ids,
+                          const std::string& reason) {
   if (ids.empty()) return;
   std::vector<AckItem> items;
-  for (uint64_t id : ids)
-    items.push_back(AckItem{id, false, false, "released"});
+  for (uint64_t id : ids) items.push_back(AckItem{id, false, false, reason});
   Ack(agency, std::move(items), [](absl::StatusOr<int>) {});
 }
 
@@ -785,7 +1005,16 @@ void GatewayCore::Sweep() {
       }
     }
   }
-  for (auto& [agency, ids] : expired) Release(agency, ids);
+  for (auto& [agency, ids] : expired) Release(agency, ids, "lease_expired");
+  FlushQuotaRefusals();
+  if (!retention_.empty() && now >= next_purge_ms_ && store_->health().ok()) {
+    next_purge_ms_ = now + purge_interval_ms_;
+    auto purged = PurgeExpired();
+    if (!purged.ok()) {
+      SPDLOG_WARN("retention: purge failed: {}",
+                  std::string(purged.status().message()));
+    }
+  }
   // TTL: pending rows past expiry go to dead letters.
   if (store_->health().ok()) {
     auto notify = std::make_shared<std::vector<std::string>>();
@@ -822,9 +1051,103 @@ void GatewayCore::Sweep() {
   NotifyAll();
 }
 
+absl::StatusOr<int64_t> GatewayCore::PurgeExpired() {
+  if (retention_.empty()) return 0;
+  constexpr int kBatch = 1000;
+  int64_t total = 0;
+  for (int round = 0; round < 100000; ++round) {
+    auto purged = std::make_shared<int64_t>(0);
+    auto more = std::make_shared<bool>(false);
+    std::promise<absl::Status> p;
+    auto f = p.get_future();
+    store_->Write(
+        [this, purged, more](store::Txn& t) -> absl::Status {
+          const int64_t now = clock_();
+          for (const auto& [type, retain_ms] : retention_) {
+            const int64_t cutoff = now - retain_ms;
+            auto sel = t.Prepare(
+                "SELECT seq, case_ref FROM events WHERE event_type=? AND "
+                "accepted_at_ms<? AND length(envelope)>0 LIMIT ?");
+            if (!sel.ok()) return sel.status();
+            (*sel)
+                ->Bind(1, int64_t{type})
+                .Bind(2, cutoff)
+                .Bind(3, int64_t{kBatch});
+            std::vector<std::pair<int64_t, std::string>> rows;
+            while (true) {
+              auto r = (*sel)->Step();
+              if (!r.ok()) return r.status();
+              if (!*r) break;
+              rows.emplace_back((*sel)->Int(0), (*sel)->Text(1));
+            }
+            (*sel)->Reset();
+            if (rows.empty()) continue;
+            if (static_cast<int>(rows.size()) == kBatch) *more = true;
+            auto del = t.Prepare("DELETE FROM outbox WHERE event_seq=?");
+            if (!del.ok()) return del.status();
+            auto up = t.Prepare("UPDATE events SET envelope=X'' WHERE seq=?");
+            if (!up.ok()) return up.status();
+            int64_t deliveries = 0;
+            std::set<std::string> touched;
+            for (const auto& [seq, case_ref] : rows) {
+              (*del)->Reset();
+              absl::Status st = (*del)->Bind(1, seq).Run();
+              if (!st.ok()) return st;
+              deliveries += t.Changes();
+              (*up)->Reset();
+              st = (*up)->Bind(1, seq).Run();
+              if (!st.ok()) return st;
+              touched.insert(case_ref);
+            }
+            // A shared record goes with the last payload of its case.
+            auto live = t.Prepare(
+                "SELECT DISTINCT case_ref FROM events WHERE "
+                "length(envelope)>0");
+            if (!live.ok()) return live.status();
+            while (true) {
+              auto r = (*live)->Step();
+              if (!r.ok()) return r.status();
+              if (!*r) break;
+              touched.erase((*live)->Text(0));
+            }
+            (*live)->Reset();
+            auto dc = t.Prepare("DELETE FROM cases WHERE case_ref=?");
+            if (!dc.ok()) return dc.status();
+            int64_t cases = 0;
+            for (const auto& c : touched) {
+              (*dc)->Reset();
+              absl::Status st = (*dc)->Bind(1, c).Run();
+              if (!st.ok()) return st;
+              cases += t.Changes();
+            }
+            absl::Status st = AppendAudit(
+                t, kGatewayActor, "purge", "", "",
+                absl::StrCat(
+                    "record=",
+                    ehx::exchange::v1::EventType_Name(
+                        static_cast<ehx::exchange::v1::EventType>(type)),
+                    " count=", rows.size(), " cutoff_ms=", cutoff,
+                    " deliveries_removed=", deliveries,
+                    " cases_removed=", cases),
+                now);
+            if (!st.ok()) return st;
+            *purged += static_cast<int64_t>(rows.size());
+          }
+          return absl::OkStatus();
+        },
+        [&p](absl::Status st) { p.set_value(st); });
+    absl::Status st = f.get();
+    if (!st.ok()) return st;
+    total += *purged;
+    if (!*more) break;
+  }
+  if (total > 0) SPDLOG_INFO("retention: purged {} message payload(s)", total);
+  return total;
+}
+
 absl::StatusOr<ehx::exchange::v1::GatewayStatus> GatewayCore::Status() {
   ehx::exchange::v1::GatewayStatus out;
-  absl::Status h = store_->health();
+  absl::Status h = health();
   out.set_state(h.ok()
                     ? "SERVING"
                     : absl::StrCat("NOT_SERVING: ", std::string(h.message())));
@@ -957,19 +1280,14 @@ absl::StatusOr<ehx::record::v1::CaseRecord> GatewayCore::CaseRecord(
   ehx::record::v1::CaseRecord out;
   bool found = false;
   absl::Status st = store_->Read([&](store::Txn& t) -> absl::Status {
-    auto q = t.Prepare("SELECT record FROM cases WHERE case_ref=?");
+    auto q = t.Prepare("SELECT 1 FROM cases WHERE case_ref=?");
     if (!q.ok()) return q.status();
     (*q)->Bind(1, case_ref);
     auto r = (*q)->Step();
     if (!r.ok()) return r.status();
-    if (*r) {
-      found = true;
-      if (!out.ParseFromString((*q)->Text(0))) {
-        return absl::DataLossError("store: corrupt shared record");
-      }
-    }
+    found = *r;
     (*q)->Reset();
-    return absl::OkStatus();
+    return found ? ReadCaseLocked(t, case_ref, &out) : absl::OkStatus();
   });
   if (!st.ok()) return st;
   if (!found) return absl::NotFoundError("no shared record for that case");
@@ -983,9 +1301,9 @@ absl::StatusOr<std::vector<Delivery>> GatewayCore::Peek(
   std::vector<Withdrawal> withdrawn;
   absl::Status st = store_->Read([&](store::Txn& t) -> absl::Status {
     auto q = t.Prepare(
-        "SELECT o.id, o.attempts, e.envelope FROM outbox o JOIN events e ON "
-        "e.seq=o.event_seq WHERE o.recipient=? AND o.state=0 ORDER BY o.id "
-        "LIMIT ?");
+        "SELECT o.id, o.attempts, e.envelope, e.message_id FROM outbox o JOIN "
+        "events e ON e.seq=o.event_seq WHERE o.recipient=? AND o.state=0 "
+        "ORDER BY o.id LIMIT ?");
     if (!q.ok()) return q.status();
     (*q)->Bind(1, agency).Bind(2, int64_t{limit});
     while (true) {
@@ -995,7 +1313,11 @@ absl::StatusOr<std::vector<Delivery>> GatewayCore::Peek(
       Delivery d;
       d.set_delivery_id((*q)->Int(0));
       d.set_attempt(static_cast<int>((*q)->Int(1)) + 1);
-      d.mutable_envelope()->ParseFromString((*q)->Text(2));
+      auto bytes = OpenColumn("events.envelope", (*q)->Text(3), (*q)->Text(2));
+      if (!bytes.ok()) return bytes.status();
+      if (!d.mutable_envelope()->ParseFromString(*bytes)) {
+        return absl::DataLossError("store: corrupt envelope");
+      }
       out.push_back(std::move(d));
     }
     (*q)->Reset();
@@ -1082,8 +1404,6 @@ absl::Status GatewayCore::ScreenLocked(store::Txn& t, const std::string& agency,
                                        std::vector<Withdrawal>* withdrawn) {
   if (out->empty()) return absl::OkStatus();
   std::map<std::string, ehx::record::v1::CaseRecord> records;
-  auto q = t.Prepare("SELECT record FROM cases WHERE case_ref=?");
-  if (!q.ok()) return q.status();
   std::vector<Delivery> kept;
   for (auto& d : *out) {
     Envelope* env = d.mutable_envelope();
@@ -1096,13 +1416,8 @@ absl::Status GatewayCore::ScreenLocked(store::Txn& t, const std::string& agency,
     auto it = records.find(env->case_ref());
     if (it == records.end()) {
       ehx::record::v1::CaseRecord rec;
-      (*q)->Reset();
-      (*q)->Bind(1, env->case_ref());
-      auto row = (*q)->Step();
-      if (!row.ok()) return row.status();
-      if (*row && !rec.ParseFromString((*q)->Text(0))) {
-        return absl::DataLossError("store: corrupt shared record");
-      }
+      absl::Status rst = ReadCaseLocked(t, env->case_ref(), &rec);
+      if (!rst.ok()) return rst;
       it = records.emplace(env->case_ref(), std::move(rec)).first;
     }
     policy::Decision dec = policy_->Evaluate(agency, *env, it->second);
@@ -1116,7 +1431,6 @@ absl::Status GatewayCore::ScreenLocked(store::Txn& t, const std::string& agency,
         dec.failure ||
             dec.basis == ehx::config::v1::SHARING_BASIS_SIGNIFICANT_HARM});
   }
-  (*q)->Reset();
   *out = std::move(kept);
   return absl::OkStatus();
 }

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "audit/audit_log.h"
+#include "crypto/aead.h"
 #include "ehx/config/v1/config.pb.h"
 #include "ehx/exchange.h"
 #include "ehx/exchange/v1/admin_service.pb.h"
@@ -46,9 +47,10 @@ class GatewayCore : public Exchange {
   uint64_t Watch(std::string agency, std::function<void()> wake) override;
   void Unwatch(uint64_t token) override;
 
-  // Returns leased deliveries to the mailbox (a subscriber went away);
-  // each counts as a failed attempt.
-  void Release(const std::string& agency, const std::vector<uint64_t>& ids);
+  // Returns leased deliveries to the mailbox (a subscriber went away, or
+  // the lease expired: `reason`); each counts as a failed attempt.
+  void Release(const std::string& agency, const std::vector<uint64_t>& ids,
+               const std::string& reason = "released");
 
   // Admin operations (synchronous reads; replay is a durable write).
   absl::StatusOr<ehx::exchange::v1::GatewayStatus> Status();
@@ -68,10 +70,20 @@ class GatewayCore : public Exchange {
                   const std::string& case_ref, const std::string& detail,
                   std::function<void(absl::Status)> done);
 
+  // Retention (docs/security.md, "Retention"): one purge pass now. For
+  // each retention rule, messages of that type accepted before now minus
+  // its retention lose their payload (the envelope column is emptied,
+  // secure_delete zeroes the freed bytes), their queued and dead-letter
+  // deliveries are removed, and a case's shared record is deleted once no
+  // event of the case keeps its payload. One audit record "purge" per type
+  // (count and cutoff only). Returns the number of messages purged. Blocks
+  // until durable; the sweeper runs it every purge interval.
+  absl::StatusOr<int64_t> PurgeExpired();
+
   // True if `agency` is registered and not decommissioned.
   bool IsActiveAgency(const std::string& agency) const;
-  // Non-OK when the store refuses writes.
-  absl::Status health() const { return store_->health(); }
+  // Non-OK when the store refuses writes or an audit append failed.
+  absl::Status health() const;
   store::SqliteStore* store() { return store_.get(); }
 
   // Stops the sweeper and the store (drains queued writes). Idempotent.
@@ -90,11 +102,20 @@ class GatewayCore : public Exchange {
   absl::Status KillLocked(store::Txn& txn, int64_t id,
                           const std::string& reason, int64_t now,
                           std::vector<std::string>* notify);
+  // Appends one audit record. If that fails the gateway latches into
+  // refusing work (UNAVAILABLE) until restart: nothing is processed
+  // without its record.
   absl::Status AppendAudit(store::Txn& txn, const std::string& actor,
                            const std::string& action,
                            const std::string& message_id,
                            const std::string& case_ref,
                            const std::string& detail, int64_t now);
+  // Answers `refusal` after auditing it (action "refuse", the rule or
+  // reason only: never field values).
+  template <typename T>
+  void RefuseAudited(const std::string& actor, const std::string& case_ref,
+                     const std::string& detail, absl::Status refusal,
+                     Callback<T> done);
   // Sharing policy (docs/security.md). Decides every routed delivery of
   // `e` from `sender` against `record` (the case before this event);
   // leaves only the allowed agencies in `recipients`. For a significant-harm
@@ -124,6 +145,19 @@ class GatewayCore : public Exchange {
   // Dead-letters withdrawn deliveries ("policy_withdrawn"), audited; then
   // releases their leases.
   void Withdraw(const std::string& agency, std::vector<Withdrawal> withdrawn);
+  // Payload columns at rest (docs/security.md, "Encryption at rest"):
+  // sealed under the active key unless encryption is disabled, bound to
+  // `column` ("events.envelope", "cases.record") and the row's identity
+  // (message id, case reference).
+  absl::StatusOr<std::string> SealColumn(std::string_view column,
+                                         std::string_view row,
+                                         std::string_view plaintext) const;
+  absl::StatusOr<std::string> OpenColumn(std::string_view column,
+                                         std::string_view row,
+                                         std::string stored) const;
+  // Reads and decrypts the shared record of `case_ref` (empty if none).
+  absl::Status ReadCaseLocked(store::Txn& txn, const std::string& case_ref,
+                              ehx::record::v1::CaseRecord* out) const;
   // Nacks (transient) inside a write transaction.
   absl::Status RetryLocked(store::Txn& txn, int64_t id, int64_t now,
                            std::vector<std::string>* notify);
@@ -137,6 +171,22 @@ class GatewayCore : public Exchange {
   int64_t initial_backoff_ms_, max_backoff_ms_;
   int lease_seconds_;
   int64_t sweep_interval_ms_;
+
+  // Retention rules: (event type, retain milliseconds).
+  std::vector<std::pair<int, int64_t>> retention_;
+  int64_t purge_interval_ms_ = 3600 * 1000;
+  int64_t next_purge_ms_ = 0;  // sweeper thread only
+
+  // Encryption at rest; immutable after Init.
+  std::unique_ptr<crypto::KeyRing> keys_;
+  bool encrypt_ = true;
+
+  // Set when an audit append failed: Publish answers UNAVAILABLE.
+  std::atomic<bool> audit_failed_{false};
+  // Quota refusals are counted and audited once per agency per sweep
+  // (an agency flooding the gateway must not turn into an audit flood).
+  std::map<std::string, int64_t> quota_refusals_;  // guarded by quota_mu_
+  void FlushQuotaRefusals();
 
   // Appended to on the writer thread only.
   std::unique_ptr<audit::AuditLog> audit_;

@@ -112,6 +112,16 @@ grpc::ServerUnaryReactor* AdminService::ReplayDeadLetters(
                  st);
 }
 
+grpc::ServerUnaryReactor* AdminService::PurgeExpired(
+    grpc::CallbackServerContext* ctx,
+    const ehx::exchange::v1::PurgeExpiredRequest* /*req*/,
+    ehx::exchange::v1::PurgeExpiredResponse* resp) {
+  if (absl::Status a = Authorize(ctx); !a.ok()) return Done(ctx, a);
+  auto r = core_->PurgeExpired();
+  if (r.ok()) resp->set_purged(*r);
+  return Done(ctx, r.status());
+}
+
 grpc::ServerUnaryReactor* AdminService::GetCaseRecord(
     grpc::CallbackServerContext* ctx,
     const ehx::exchange::v1::GetCaseRecordRequest* req,

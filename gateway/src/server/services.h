@@ -61,6 +61,10 @@ class AdminService final : public ehx::exchange::v1::Admin::CallbackService {
       grpc::CallbackServerContext* ctx,
       const ehx::exchange::v1::ReplayDeadLettersRequest* req,
       ehx::exchange::v1::ReplayDeadLettersResponse* resp) override;
+  grpc::ServerUnaryReactor* PurgeExpired(
+      grpc::CallbackServerContext* ctx,
+      const ehx::exchange::v1::PurgeExpiredRequest* req,
+      ehx::exchange::v1::PurgeExpiredResponse* resp) override;
   grpc::ServerUnaryReactor* GetCaseRecord(
       grpc::CallbackServerContext* ctx,
       const ehx::exchange::v1::GetCaseRecordRequest* req,

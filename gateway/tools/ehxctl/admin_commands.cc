@@ -78,6 +78,20 @@ int ReplayDeadLetters(const ConnectionOptions& conn,
   return kExitOk;
 }
 
+int PurgeExpired(const ConnectionOptions& conn) {
+  int rc = kExitOk;
+  auto stub = NewStub(conn, &rc);
+  if (!stub) return rc;
+  xv1::PurgeExpiredRequest req;
+  xv1::PurgeExpiredResponse resp;
+  grpc::ClientContext ctx;
+  PrepareContext(conn, true, &ctx);
+  grpc::Status st = stub->PurgeExpired(&ctx, req, &resp);
+  if (!st.ok()) return ReportRpcError("purge", st);
+  PrintJson(resp, conn.pretty, /*all_fields=*/true);
+  return kExitOk;
+}
+
 int ShowCase(const ConnectionOptions& conn, const std::string& case_ref) {
   int rc = kExitOk;
   auto stub = NewStub(conn, &rc);

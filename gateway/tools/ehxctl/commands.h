@@ -60,6 +60,8 @@ int ListDeadLetters(const ConnectionOptions& conn,
                     const DeadLetterOptions& options);
 int ReplayDeadLetters(const ConnectionOptions& conn,
                       const DeadLetterOptions& options);
+// Admin.PurgeExpired: one retention purge pass now.
+int PurgeExpired(const ConnectionOptions& conn);
 
 int ShowCase(const ConnectionOptions& conn, const std::string& case_ref);
 

@@ -153,6 +153,12 @@ int Run(int argc, char** argv) {
   dl_replay->add_option("--agency", dl.agency, "With --all: only this agency");
   dl_replay->callback([&] { rc = ReplayDeadLetters(conn, dl); });
 
+  // purge
+  app.add_subcommand("purge",
+                     "Run a retention purge pass now (Admin; config "
+                     "`retention`)")
+      ->callback([&] { rc = PurgeExpired(conn); });
+
   // health
   HealthOptions health;
   auto* health_cmd = app.add_subcommand(
