@@ -10,7 +10,11 @@
 //  (c) publish-to-delivery latency for a subscribed recipient at a moderate
 //      publish rate;
 //  (d) gateway RSS with --queued messages waiting for an offline recipient;
-// and prints `publish_vs_echo_ratio=<x>` (publish/echo throughput at 32).
+//  (e) the same Publish load as (b) with encryption at rest disabled;
+// and prints `publish_vs_echo_ratio=<x>` (publish/echo throughput at 32),
+// `secure_publish_vs_echo_ratio=<x>` (the same: (b) runs with policy, field
+// masks, audit chain and encryption at rest on) and
+// `secure_vs_foundation=<x>` ((b) over (e): the cost of encryption at rest).
 #include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
@@ -357,7 +361,8 @@ class GatewayProcess {
 };
 
 std::string GatewayConfig(const fs::path& pki,
-                          const std::vector<std::string>& caf_to) {
+                          const std::vector<std::string>& caf_to,
+                          bool encrypt = true) {
   std::string to;
   for (const auto& a : caf_to) to += (to.empty() ? "" : ", ") + a;
   return "listen: \"127.0.0.1:0\"\n"
@@ -373,7 +378,8 @@ std::string GatewayConfig(const fs::path& pki,
          (pki / "server.key").string() +
          "\n"
          "store:\n"
-         "  sqlite_path: data/ehx.db\n"
+         "  sqlite_path: data/ehx.db\n" +
+         std::string(encrypt ? "" : "  encryption: {disabled: true}\n") +
          "operators: [ops]\n"
          "agencies:\n"
          "  - {id: early-help, name: \"Early Help\", role: "
@@ -832,7 +838,33 @@ int Main(const Options& opt) {
   PrintStatus(pki, gq);
   gq.Stop();
 
+  // (e) Publish with encryption at rest off (policy, masks, audit on).
+  std::printf(
+      "\n== (e) ehx-gateway Publish as (b), encryption at rest disabled ==\n");
+  Result plain32;
+  {
+    GatewayProcess gp;
+    if (!gp.Start(opt.gateway, work / "gw-plain",
+                  GatewayConfig(
+                      pki_dir,
+                      {"school-oakfield", "health-visiting", "csc-front-door"},
+                      /*encrypt=*/false))) {
+      return 1;
+    }
+    auto stub = ev1::Exchange::NewStub(MakeChannel(pki, kSender, gp.port()));
+    if (!PublishOnce(stub.get(), base, "bench-check")) return 1;
+    std::atomic<uint64_t> seq{0};
+    IssueFn issue = PublishIssuer(stub.get(), &base, "bench-e-");
+    RunLoad("publish warm-up", issue, 8, 0.5, UINT64_MAX, &seq);
+    plain32 = RunLoad("gateway publish (no encryption)", issue, 32, opt.seconds,
+                      UINT64_MAX, &seq);
+    plain32.Print();
+    gp.Stop();
+  }
+
   // Summary.
+  const double plain_ratio =
+      echo32.Throughput() > 0 ? plain32.Throughput() / echo32.Throughput() : 0;
   const double ratio =
       echo32.Throughput() > 0 ? pub32.Throughput() / echo32.Throughput() : 0;
   std::printf("\n== summary ==\n");
@@ -849,14 +881,18 @@ int Main(const Options& opt) {
   std::printf("delivery_p50_ms=%.3f delivery_p99_ms=%.3f\n",
               dl.PercentileMs(0.5), dl.PercentileMs(0.99));
   std::printf("loadavg %s", ReadFile("/proc/loadavg").c_str());
-  const bool failed = echo32.ok == 0 || pub32.ok == 0 || dl.received == 0 ||
-                      qr.ok + 1 < opt.queued;
+  const bool failed = echo32.ok == 0 || pub32.ok == 0 || plain32.ok == 0 ||
+                      dl.received == 0 || qr.ok + 1 < opt.queued;
   if (!opt.keep && opt.work_dir.empty()) fs::remove_all(work);
   if (failed) {
     std::printf("ehx_bench: FAILED (a phase completed no calls)\n");
     return 1;
   }
   std::printf("publish_vs_echo_ratio=%.3f\n", ratio);
+  std::printf("plain_publish_vs_echo_ratio=%.3f\n", plain_ratio);
+  std::printf("secure_publish_vs_echo_ratio=%.3f\n", ratio);
+  std::printf("secure_vs_foundation=%.3f\n",
+              plain_ratio > 0 ? ratio / plain_ratio : 0);
   return 0;
 }
 
