@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -217,6 +218,64 @@ absl::Status AuditLog::Checkpoint(store::Txn& txn, int64_t now_ms) {
   return (*ins)->Bind(1, seq).BindBlob(2, Deterministic(cp)).Run();
 }
 
+namespace {
+
+// The verifier's fast path. Append stores the deterministic serialization,
+// which ends with prev_hash (field 13) and hash (field 14), 32 bytes each,
+// so the record hash is SHA-256(prev_hash || every byte before the hash
+// field): no parse, copy or re-serialization. A row laid out otherwise
+// takes the full path (parse + RecordHash). Equivalent: a matching hash
+// over the raw bytes means these are the bytes that were hashed.
+struct FastRecord {
+  int64_t seq = 0;
+  const unsigned char* prev = nullptr;
+  const unsigned char* hash = nullptr;
+  size_t body_len = 0;  // bytes before the hash field
+};
+
+bool ParseFast(const unsigned char* b, size_t n, FastRecord* out) {
+  if (n < 2 + 68 || b[0] != 0x08) return false;  // seq = field 1, varint
+  int64_t seq = 0;
+  size_t i = 1;
+  for (int shift = 0; i < n && shift < 63; shift += 7, ++i) {
+    seq |= static_cast<int64_t>(b[i] & 0x7f) << shift;
+    if (!(b[i] & 0x80)) break;
+  }
+  if (i >= n || (b[i] & 0x80)) return false;
+  if (b[n - 34] != 0x72 || b[n - 33] != 0x20) return false;  // 14, len 32
+  if (b[n - 68] != 0x6a || b[n - 67] != 0x20) return false;  // 13, len 32
+  out->seq = seq;
+  out->hash = b + n - 32;
+  out->prev = b + n - 66;
+  out->body_len = n - 34;
+  return i + 1 <= n - 68;
+}
+
+class Hasher {
+ public:
+  Hasher()
+      : md_(EVP_MD_fetch(nullptr, "SHA256", nullptr)), ctx_(EVP_MD_CTX_new()) {}
+  ~Hasher() {
+    EVP_MD_CTX_free(ctx_);
+    EVP_MD_free(md_);
+  }
+  // SHA-256(a || b) into out[32].
+  bool Hash(const void* a, size_t an, const void* b, size_t bn,
+            unsigned char* out) {
+    unsigned int len = 0;
+    return md_ && EVP_DigestInit_ex(ctx_, md_, nullptr) == 1 &&
+           EVP_DigestUpdate(ctx_, a, an) == 1 &&
+           EVP_DigestUpdate(ctx_, b, bn) == 1 &&
+           EVP_DigestFinal_ex(ctx_, out, &len) == 1 && len == 32;
+  }
+
+ private:
+  EVP_MD* md_;
+  EVP_MD_CTX* ctx_;
+};
+
+}  // namespace
+
 absl::StatusOr<VerifyResult> VerifyDatabase(const std::string& db_path,
                                             const std::string& public_key_pem) {
   BIO* bio = BIO_new_mem_buf(public_key_pem.data(),
@@ -272,6 +331,8 @@ absl::StatusOr<VerifyResult> VerifyDatabase(const std::string& db_path,
   }
   std::string prev(32, '\0');
   int64_t expect = 1;
+  Hasher hasher;
+  unsigned char digest[32];
   while (sqlite3_step(s) == SQLITE_ROW) {
     const int64_t row_seq = sqlite3_column_int64(s, 0);
     AuditRecord r;
@@ -280,6 +341,28 @@ absl::StatusOr<VerifyResult> VerifyDatabase(const std::string& db_path,
     if (row_seq != expect) {
       fail(expect, "missing record (gap)");
       expect = row_seq;
+    }
+    FastRecord f;
+    const auto* ub = static_cast<const unsigned char*>(b);
+    const size_t n = static_cast<size_t>(sqlite3_column_bytes(s, 1));
+    if (b && ParseFast(ub, n, &f) &&
+        hasher.Hash(f.prev, 32, ub, f.body_len, digest)) {
+      if (f.seq != row_seq) fail(row_seq, "sequence number altered");
+      if (prev.size() != 32 || std::memcmp(f.prev, prev.data(), 32) != 0) {
+        fail(row_seq, "chain broken (prev_hash)");
+      }
+      if (std::memcmp(digest, f.hash, 32) != 0) {
+        fail(row_seq, "hash mismatch (altered)");
+      }
+      auto it = heads.find(row_seq);
+      if (it != heads.end() &&
+          (it->second.size() != 32 ||
+           std::memcmp(it->second.data(), f.hash, 32) != 0)) {
+        fail(row_seq, "does not match signed checkpoint");
+      }
+      prev.assign(reinterpret_cast<const char*>(f.hash), 32);
+      ++expect;
+      continue;
     }
     if (!b || !r.ParseFromArray(b, sqlite3_column_bytes(s, 1))) {
       fail(row_seq, "unreadable record");
