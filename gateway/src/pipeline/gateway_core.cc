@@ -1145,6 +1145,93 @@ absl::StatusOr<int64_t> GatewayCore::PurgeExpired() {
   return total;
 }
 
+absl::StatusOr<int64_t> GatewayCore::Reencrypt() {
+  if (!encrypt_) {
+    return absl::FailedPreconditionError(
+        "store.encryption.disabled is set: nothing to re-encrypt under");
+  }
+  struct Table {
+    const char* column;  // AAD column name
+    const char* select;  // key > ?, ordered, limited
+    const char* update;
+  };
+  static const Table kTables[] = {
+      {"events.envelope",
+       "SELECT seq, message_id, envelope FROM events WHERE seq>?1 AND "
+       "length(envelope)>0 ORDER BY seq LIMIT 500",
+       "UPDATE events SET envelope=?1 WHERE seq=?2"},
+      {"cases.record",
+       "SELECT rowid, case_ref, record FROM cases WHERE rowid>?1 ORDER BY "
+       "rowid LIMIT 500",
+       "UPDATE cases SET record=?1 WHERE rowid=?2"},
+  };
+  int64_t total = 0;
+  for (const Table& table : kTables) {
+    int64_t after = 0;
+    while (true) {
+      auto count = std::make_shared<int64_t>(0);
+      auto rows = std::make_shared<int64_t>(0);
+      auto last = std::make_shared<int64_t>(after);
+      std::promise<absl::Status> p;
+      store_->Write(
+          [this, &table, count, rows, last](store::Txn& t) -> absl::Status {
+            auto q = t.Prepare(table.select);
+            if (!q.ok()) return q.status();
+            (*q)->Bind(1, *last);
+            std::vector<std::tuple<int64_t, std::string, std::string>> todo;
+            while (true) {
+              auto r = (*q)->Step();
+              if (!r.ok()) return r.status();
+              if (!*r) break;
+              ++*rows;
+              *last = (*q)->Int(0);
+              std::string stored = (*q)->Text(2);
+              if (crypto::LooksSealed(stored)) {
+                auto id = crypto::BlobKeyId(stored);
+                if (id.ok() && *id == keys_->active_key_id()) continue;
+              }
+              todo.emplace_back(*last, (*q)->Text(1), std::move(stored));
+            }
+            (*q)->Reset();
+            auto up = t.Prepare(table.update);
+            if (!up.ok()) return up.status();
+            for (auto& [key, row, stored] : todo) {
+              std::string plain = stored;
+              if (crypto::LooksSealed(stored)) {
+                auto opened = keys_->Open(
+                    stored, absl::StrCat("ehx|", table.column, "|", row));
+                if (!opened.ok()) return opened.status();
+                plain = std::move(*opened);
+              }
+              auto sealed = SealColumn(table.column, row, plain);
+              if (!sealed.ok()) return sealed.status();
+              (*up)->Reset();
+              absl::Status st = (*up)->BindBlob(1, *sealed).Bind(2, key).Run();
+              if (!st.ok()) return st;
+              ++*count;
+            }
+            if (*count == 0) return absl::OkStatus();
+            return AppendAudit(
+                t, "admin", "reencrypt", "", "",
+                absl::StrCat("column=", table.column, " count=", *count,
+                             " key=", keys_->active_key_id()),
+                clock_());
+          },
+          [&p](absl::Status st) { p.set_value(st); });
+      absl::Status st = p.get_future().get();
+      if (!st.ok()) return st;
+      total += *count;
+      after = *last;
+      if (*rows < 500) break;
+    }
+  }
+  if (total > 0) {
+    SPDLOG_INFO("encryption: re-sealed {} value(s) under key {}", total,
+                keys_->active_key_id());
+  }
+  return total;
+}
+
 absl::StatusOr<ehx::exchange::v1::GatewayStatus> GatewayCore::Status() {
   ehx::exchange::v1::GatewayStatus out;
   absl::Status h = health();

@@ -80,6 +80,14 @@ class GatewayCore : public Exchange {
   // until durable; the sweeper runs it every purge interval.
   absl::StatusOr<int64_t> PurgeExpired();
 
+  // Key rotation: re-seals every stored payload and shared record that is
+  // not sealed with the active key (including plaintext written while
+  // encryption was disabled) under the active key, in batches, each batch
+  // audited ("reencrypt", counts only). Afterwards keys no row names can
+  // leave the ring. Returns how many values were re-sealed.
+  // FAILED_PRECONDITION if encryption is disabled.
+  absl::StatusOr<int64_t> Reencrypt();
+
   // True if `agency` is registered and not decommissioned.
   bool IsActiveAgency(const std::string& agency) const;
   // Non-OK when the store refuses writes or an audit append failed.

@@ -122,6 +122,16 @@ grpc::ServerUnaryReactor* AdminService::PurgeExpired(
   return Done(ctx, r.status());
 }
 
+grpc::ServerUnaryReactor* AdminService::ReencryptStore(
+    grpc::CallbackServerContext* ctx,
+    const ehx::exchange::v1::ReencryptStoreRequest* /*req*/,
+    ehx::exchange::v1::ReencryptStoreResponse* resp) {
+  if (absl::Status a = Authorize(ctx); !a.ok()) return Done(ctx, a);
+  auto r = core_->Reencrypt();
+  if (r.ok()) resp->set_reencrypted(*r);
+  return Done(ctx, r.status());
+}
+
 grpc::ServerUnaryReactor* AdminService::GetCaseRecord(
     grpc::CallbackServerContext* ctx,
     const ehx::exchange::v1::GetCaseRecordRequest* req,

@@ -65,6 +65,10 @@ class AdminService final : public ehx::exchange::v1::Admin::CallbackService {
       grpc::CallbackServerContext* ctx,
       const ehx::exchange::v1::PurgeExpiredRequest* req,
       ehx::exchange::v1::PurgeExpiredResponse* resp) override;
+  grpc::ServerUnaryReactor* ReencryptStore(
+      grpc::CallbackServerContext* ctx,
+      const ehx::exchange::v1::ReencryptStoreRequest* req,
+      ehx::exchange::v1::ReencryptStoreResponse* resp) override;
   grpc::ServerUnaryReactor* GetCaseRecord(
       grpc::CallbackServerContext* ctx,
       const ehx::exchange::v1::GetCaseRecordRequest* req,

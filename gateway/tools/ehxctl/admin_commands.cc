@@ -92,6 +92,20 @@ int PurgeExpired(const ConnectionOptions& conn) {
   return kExitOk;
 }
 
+int ReencryptStore(const ConnectionOptions& conn) {
+  int rc = kExitOk;
+  auto stub = NewStub(conn, &rc);
+  if (!stub) return rc;
+  xv1::ReencryptStoreRequest req;
+  xv1::ReencryptStoreResponse resp;
+  grpc::ClientContext ctx;
+  PrepareContext(conn, true, &ctx);
+  grpc::Status st = stub->ReencryptStore(&ctx, req, &resp);
+  if (!st.ok()) return ReportRpcError("store reencrypt", st);
+  PrintJson(resp, conn.pretty, /*all_fields=*/true);
+  return kExitOk;
+}
+
 int ShowCase(const ConnectionOptions& conn, const std::string& case_ref) {
   int rc = kExitOk;
   auto stub = NewStub(conn, &rc);

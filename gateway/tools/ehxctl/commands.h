@@ -62,6 +62,8 @@ int ReplayDeadLetters(const ConnectionOptions& conn,
                       const DeadLetterOptions& options);
 // Admin.PurgeExpired: one retention purge pass now.
 int PurgeExpired(const ConnectionOptions& conn);
+// Admin.ReencryptStore: re-seal stored payloads under the active key.
+int ReencryptStore(const ConnectionOptions& conn);
 
 int ShowCase(const ConnectionOptions& conn, const std::string& case_ref);
 

@@ -158,6 +158,12 @@ int Run(int argc, char** argv) {
                      "Run a retention purge pass now (Admin; config "
                      "`retention`)")
       ->callback([&] { rc = PurgeExpired(conn); });
+  auto* store_cmd = app.add_subcommand("store", "Store maintenance (Admin)");
+  store_cmd->require_subcommand(1);
+  store_cmd
+      ->add_subcommand("reencrypt",
+                       "Re-seal stored payloads under the active key")
+      ->callback([&] { rc = ReencryptStore(conn); });
 
   // health
   HealthOptions health;
