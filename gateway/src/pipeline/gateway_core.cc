@@ -8,6 +8,7 @@
 #include <chrono>
 #include <future>
 #include <random>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -360,7 +361,7 @@ void GatewayCore::RefuseAudited(const std::string& actor,
 }
 
 void GatewayCore::FlushQuotaRefusals() {
-  std::map<std::string, int64_t> counts;
+  std::map<std::pair<std::string, std::string>, int64_t> counts;
   {
     std::lock_guard<std::mutex> l(quota_mu_);
     counts.swap(quota_refusals_);
@@ -368,10 +369,10 @@ void GatewayCore::FlushQuotaRefusals() {
   if (counts.empty()) return;
   store_->Write(
       [this, counts](store::Txn& t) -> absl::Status {
-        for (const auto& [agency, n] : counts) {
+        for (const auto& [key, n] : counts) {
           absl::Status st = AppendAudit(
-              t, agency, "refuse", "", "",
-              absl::StrCat("reason=quota_exceeded count=", n), clock_());
+              t, key.first, "refuse", "", "",
+              absl::StrCat("reason=", key.second, " count=", n), clock_());
           if (!st.ok()) return st;
         }
         return absl::OkStatus();
@@ -448,7 +449,7 @@ void GatewayCore::Publish(std::string sender, Envelope env,
     spdlog::debug("quota: publish rate exceeded by {}", sender);
     {
       std::lock_guard<std::mutex> l(quota_mu_);
-      ++quota_refusals_[sender];
+      ++quota_refusals_[{sender, "rate_quota"}];
     }
     done(absl::ResourceExhaustedError(
         "publish rate quota exceeded for this agency; retry with backoff"));
@@ -463,6 +464,10 @@ void GatewayCore::Publish(std::string sender, Envelope env,
   }
   if (QueueFull(sender)) {
     spdlog::debug("quota: queue quota reached by {}", sender);
+    {
+      std::lock_guard<std::mutex> l(quota_mu_);
+      ++quota_refusals_[{sender, "queue_quota"}];
+    }
     done(absl::ResourceExhaustedError(
         "queue quota reached: too many of this agency's messages are still "
         "undelivered; retry later"));
@@ -1066,32 +1071,44 @@ absl::StatusOr<int64_t> GatewayCore::PurgeExpired() {
           for (const auto& [type, retain_ms] : retention_) {
             const int64_t cutoff = now - retain_ms;
             auto sel = t.Prepare(
-                "SELECT seq, case_ref FROM events WHERE event_type=? AND "
-                "accepted_at_ms<? AND length(envelope)>0 LIMIT ?");
+                "SELECT seq, case_ref, sender FROM events WHERE event_type=? "
+                "AND accepted_at_ms<? AND length(envelope)>0 LIMIT ?");
             if (!sel.ok()) return sel.status();
             (*sel)
                 ->Bind(1, int64_t{type})
                 .Bind(2, cutoff)
                 .Bind(3, int64_t{kBatch});
-            std::vector<std::pair<int64_t, std::string>> rows;
+            std::vector<std::tuple<int64_t, std::string, std::string>> rows;
             while (true) {
               auto r = (*sel)->Step();
               if (!r.ok()) return r.status();
               if (!*r) break;
-              rows.emplace_back((*sel)->Int(0), (*sel)->Text(1));
+              rows.emplace_back((*sel)->Int(0), (*sel)->Text(1),
+                                (*sel)->Text(2));
             }
             (*sel)->Reset();
             if (rows.empty()) continue;
             if (static_cast<int>(rows.size()) == kBatch) *more = true;
+            // Queued deliveries first (they count against the sender's
+            // queue quota), then dead letters.
+            auto delq =
+                t.Prepare("DELETE FROM outbox WHERE event_seq=? AND state=0");
+            if (!delq.ok()) return delq.status();
             auto del = t.Prepare("DELETE FROM outbox WHERE event_seq=?");
             if (!del.ok()) return del.status();
             auto up = t.Prepare("UPDATE events SET envelope=X'' WHERE seq=?");
             if (!up.ok()) return up.status();
             int64_t deliveries = 0;
             std::set<std::string> touched;
-            for (const auto& [seq, case_ref] : rows) {
+            for (const auto& [seq, case_ref, sender] : rows) {
+              (*delq)->Reset();
+              absl::Status st = (*delq)->Bind(1, seq).Run();
+              if (!st.ok()) return st;
+              const int queued = t.Changes();
+              if (queued > 0) AdjustQueued(sender, -queued);
+              deliveries += queued;
               (*del)->Reset();
-              absl::Status st = (*del)->Bind(1, seq).Run();
+              st = (*del)->Bind(1, seq).Run();
               if (!st.ok()) return st;
               deliveries += t.Changes();
               (*up)->Reset();

@@ -193,7 +193,8 @@ class GatewayCore : public Exchange {
   std::atomic<bool> audit_failed_{false};
   // Quota refusals are counted and audited once per agency per sweep
   // (an agency flooding the gateway must not turn into an audit flood).
-  std::map<std::string, int64_t> quota_refusals_;  // guarded by quota_mu_
+  // (agency, reason) -> count; guarded by quota_mu_.
+  std::map<std::pair<std::string, std::string>, int64_t> quota_refusals_;
   void FlushQuotaRefusals();
 
   // Appended to on the writer thread only.

@@ -116,20 +116,24 @@ grpc::ServerUnaryReactor* AdminService::PurgeExpired(
     grpc::CallbackServerContext* ctx,
     const ehx::exchange::v1::PurgeExpiredRequest* /*req*/,
     ehx::exchange::v1::PurgeExpiredResponse* resp) {
-  if (absl::Status a = Authorize(ctx); !a.ok()) return Done(ctx, a);
+  auto who = Authorize(ctx);
+  if (!who.ok()) return Done(ctx, who.status());
   auto r = core_->PurgeExpired();
   if (r.ok()) resp->set_purged(*r);
-  return Done(ctx, r.status());
+  return Audited(ctx, *who, "admin_purge", "",
+                 absl::StrCat("purged=", r.ok() ? *r : 0), r.status());
 }
 
 grpc::ServerUnaryReactor* AdminService::ReencryptStore(
     grpc::CallbackServerContext* ctx,
     const ehx::exchange::v1::ReencryptStoreRequest* /*req*/,
     ehx::exchange::v1::ReencryptStoreResponse* resp) {
-  if (absl::Status a = Authorize(ctx); !a.ok()) return Done(ctx, a);
+  auto who = Authorize(ctx);
+  if (!who.ok()) return Done(ctx, who.status());
   auto r = core_->Reencrypt();
   if (r.ok()) resp->set_reencrypted(*r);
-  return Done(ctx, r.status());
+  return Audited(ctx, *who, "admin_reencrypt", "",
+                 absl::StrCat("reencrypted=", r.ok() ? *r : 0), r.status());
 }
 
 grpc::ServerUnaryReactor* AdminService::GetCaseRecord(

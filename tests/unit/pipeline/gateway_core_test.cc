@@ -354,7 +354,7 @@ TEST_F(GatewayCoreTest, QuotaRefusalsAreAuditedAggregatedPerAgency) {
     total = records = 0;
     for (const auto& l : AuditLines()) {
       const std::string prefix =
-          "refuse|early-help|reason=quota_exceeded count=";
+          "refuse|early-help|reason=rate_quota count=";
       if (l.rfind(prefix, 0) == 0) {
         total += std::stoi(l.substr(prefix.size()));
         ++records;
