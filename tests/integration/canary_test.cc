@@ -1,6 +1,6 @@
 // Canary test (issue 4, section 3): distinctive names and NHS numbers sent
-// through the real gateway must never appear in its log, in error text or
-// in the audit trail.
+// through the real gateway must never appear in its log, in error text, in
+// its metrics (Admin GetStatus) or in the audit trail.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -90,6 +90,29 @@ TEST(CanaryTest, NamesAndNhsNumbersNeverReachLogsErrorsOrAudit) {
     grpc::ClientContext actx;
     ASSERT_TRUE(school->Ack(&actx, a, &ar).ok());
   }
+  // The gateway's metrics (Admin GetStatus: per-agency counts, quotas,
+  // store health) and the admin store maintenance calls against the real
+  // binary: answered, and searched for canaries like the log.
+  std::string metrics_text;
+  {
+    auto admin = gw.Admin();
+    ehx::exchange::v1::GatewayStatus status;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(admin->GetStatus(&ctx, {}, &status).ok());
+    ASSERT_GT(status.ByteSizeLong(), 0u);
+    metrics_text += status.DebugString();
+    ehx::exchange::v1::ReencryptStoreResponse re;
+    grpc::ClientContext rctx;
+    grpc::Status rs = admin->ReencryptStore(&rctx, {}, &re);
+    ASSERT_TRUE(rs.ok()) << rs.error_message();
+    metrics_text += re.DebugString() + rs.error_message();
+    ehx::exchange::v1::PurgeExpiredResponse pe;
+    grpc::ClientContext pctx;
+    grpc::Status ps = admin->PurgeExpired(&pctx, {}, &pe);
+    ASSERT_TRUE(ps.ok()) << ps.error_message();
+    EXPECT_EQ(pe.purged(), 0);  // no retention rules: keep forever
+    metrics_text += pe.DebugString();
+  }
   ASSERT_EQ(gw.Stop(), 0);
 
   // The audit trail, decoded.
@@ -128,6 +151,10 @@ TEST(CanaryTest, NamesAndNhsNumbersNeverReachLogsErrorsOrAudit) {
     }
     if (audit_text.find(c) != std::string::npos) {
       ADD_FAILURE() << "canary in audit trail";
+      ++hits;
+    }
+    if (metrics_text.find(c) != std::string::npos) {
+      ADD_FAILURE() << "canary in metrics (GetStatus)";
       ++hits;
     }
   }
