@@ -4,6 +4,8 @@
 #include <utility>
 // clang-format on
 
+#include <unistd.h>
+
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -96,8 +98,18 @@ TEST(MllpServerTest, AcksFramesSplitAndJoined) {
 
 class HttpsServerTest : public ::testing::Test {
  protected:
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    std::filesystem::remove_all(*dir_, ec);
+    delete dir_;
+    dir_ = nullptr;
+  }
+
   static void SetUpTestSuite() {
-    dir_ = new std::string(::testing::TempDir() + "/health_https");
+    // One folder per process: ctest runs these tests in parallel processes,
+    // and a shared folder let one process overwrite the other's keys.
+    dir_ = new std::string(::testing::TempDir() + "/health_https_" +
+                           std::to_string(::getpid()));
     std::filesystem::create_directories(*dir_);
     const std::string d = *dir_;
     // A throwaway CA, server and client certificate (loopback only).
