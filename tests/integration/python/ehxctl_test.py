@@ -74,7 +74,8 @@ def run(args, work):
                     ["dead-letters", "list", "--help"],
                     ["dead-letters", "replay", "--help"], ["health", "--help"],
                     ["status", "--help"], ["case", "show", "--help"],
-                    ["mailbox", "peek", "--help"]):
+                    ["mailbox", "peek", "--help"], ["purge", "--help"],
+                    ["store", "reencrypt", "--help"]):
             rc, out, _ = ctl(*cmd)
             check(rc == 0 and "Usage" in out, f"ehxctl {' '.join(cmd)} -> 0")
         rc, _, _ = ctl()
@@ -197,6 +198,19 @@ def run(args, work):
         rc, _, err = ctl("case", "show", "NO-SUCH-CASE-1")
         check(rc == 3 and "NO-SUCH-CASE-1" not in err,
               "case show unknown -> 3 without echoing the case ref")
+
+        # Store maintenance (Admin): retention purge and re-encryption.
+        rc, pr, _ = ctl.lines("purge")
+        check(rc == 0 and pr and "purged" in pr[0], "purge as ops")
+        rc, rr, _ = ctl.lines("store", "reencrypt")
+        check(rc == 0 and rr and "reencrypted" in rr[0],
+              "store reencrypt as ops")
+        rc, _, err = ctl("--agency", "early-help", "purge")
+        check(rc == 4 and "UNAVAILABLE" in err, "purge as agency -> 4")
+        rc, rec, _ = ctl.lines("case", "show", msg["caseRef"])
+        check(rc == 0 and rec and rec[0].get("caseRef") == msg["caseRef"],
+              "case still readable after purge (no retention rules) and "
+              "re-encryption")
 
         # Bad identities.
         rc, _, _ = ctl("--agency", "early-help", "--cert",
