@@ -353,8 +353,7 @@ TEST_F(GatewayCoreTest, QuotaRefusalsAreAuditedAggregatedPerAgency) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     total = records = 0;
     for (const auto& l : AuditLines()) {
-      const std::string prefix =
-          "refuse|early-help|reason=rate_quota count=";
+      const std::string prefix = "refuse|early-help|reason=rate_quota count=";
       if (l.rfind(prefix, 0) == 0) {
         total += std::stoi(l.substr(prefix.size()));
         ++records;
