@@ -15,31 +15,6 @@ int UpnLetterValue(char c) {
 
 }  // namespace
 
-int NhsCheckDigit(std::string_view stem) {
-  if (stem.size() != 9) return -1;
-  int sum = 0;
-  for (int i = 0; i < 9; ++i) {
-    if (!IsDigit(stem[i])) return -1;
-    sum += (stem[i] - '0') * (10 - i);
-  }
-  const int check = 11 - sum % 11;
-  return check == 11 ? 0 : check;
-}
-
-NhsNumberCheck CheckNhsNumber(std::string_view value) {
-  if (value.size() != 10) return NhsNumberCheck::kBadFormat;
-  for (char c : value) {
-    if (!IsDigit(c)) return NhsNumberCheck::kBadFormat;
-  }
-  const int check = NhsCheckDigit(value.substr(0, 9));
-  if (check == 10) return NhsNumberCheck::kImpossibleStem;
-  if (check != value[9] - '0') return NhsNumberCheck::kBadCheckDigit;
-  if (value.find_first_not_of(value[0]) == std::string_view::npos) {
-    return NhsNumberCheck::kPlaceholder;
-  }
-  return NhsNumberCheck::kValid;
-}
-
 char UpnCheckLetter(std::string_view chars) {
   if (chars.size() != 12) return '\0';
   int sum = 0;

@@ -5,6 +5,8 @@
 
 #include <string_view>
 
+#include "ehx_sdk/nhs_number.h"
+
 namespace ehx::validate {
 
 // Identifier systems (see protos/README.md).
@@ -17,24 +19,11 @@ inline constexpr std::string_view kUpnSystem = "urn:ehx:id:upn";
 inline constexpr std::string_view kFormerUpnSystem = "urn:ehx:id:former-upn";
 inline constexpr std::string_view kLaChildIdSystem = "urn:ehx:id:la-child-id";
 
-enum class NhsNumberCheck {
-  kValid,
-  // Not exactly ten ASCII digits.
-  kBadFormat,
-  // The stem's Modulus 11 check is 10: no check digit can make it valid.
-  kImpossibleStem,
-  // The tenth digit is not the Modulus 11 check digit.
-  kBadCheckDigit,
-  // One digit repeated ten times: passes Modulus 11 but is a placeholder.
-  kPlaceholder,
-};
-
-// Checks a normalised NHS number (10 digits, no separators).
-NhsNumberCheck CheckNhsNumber(std::string_view value);
-
-// Modulus 11 check digit for a nine-digit stem: 0..9, or 10 when no valid
-// number has this stem, or -1 when `stem` is not nine ASCII digits.
-int NhsCheckDigit(std::string_view stem);
+// NHS number Modulus 11: one implementation for the gateway and every
+// adapter (plugins/sdk/ehx_sdk/nhs_number.h).
+using ::ehx::sdk::CheckNhsNumber;
+using ::ehx::sdk::NhsCheckDigit;
+using ::ehx::sdk::NhsNumberCheck;
 
 enum class UpnCheck {
   // Letter + 12 digits, check letter right.

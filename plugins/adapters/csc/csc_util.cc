@@ -95,31 +95,6 @@ TimeParse LondonByRules(const absl::CivilSecond& local, int64_t* utc_seconds) {
 
 }  // namespace internal
 
-int NhsCheckDigit(std::string_view stem) {
-  if (stem.size() != 9) return -1;
-  int sum = 0;
-  for (int i = 0; i < 9; ++i) {
-    if (!IsDigit(stem[i])) return -1;
-    sum += (stem[i] - '0') * (10 - i);
-  }
-  const int check = 11 - sum % 11;
-  return check == 11 ? 0 : check;
-}
-
-NhsCheck CheckNhsNumber(std::string_view value) {
-  if (value.size() != 10) return NhsCheck::kBadFormat;
-  for (char c : value) {
-    if (!IsDigit(c)) return NhsCheck::kBadFormat;
-  }
-  const int check = NhsCheckDigit(value.substr(0, 9));
-  if (check == 10) return NhsCheck::kImpossibleStem;
-  if (check != value[9] - '0') return NhsCheck::kBadCheckDigit;
-  if (value.find_first_not_of(value[0]) == std::string_view::npos) {
-    return NhsCheck::kPlaceholder;
-  }
-  return NhsCheck::kValid;
-}
-
 UpnCheck CheckUpn(std::string_view value) {
   if (value.size() != 13 || UpnLetterValue(value[0]) < 0) {
     return UpnCheck::kBadFormat;

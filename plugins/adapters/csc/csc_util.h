@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "ehx_adapter_protos.h"
+#include "ehx_sdk/nhs_number.h"
 
 namespace ehx::adapters::csc {
 
@@ -29,18 +30,10 @@ inline constexpr char kDisabilitySystem[] =
 inline constexpr char kPrimaryNeedSystem[] =
     "urn:ehx:code:cin-census:primary-need";
 
-enum class NhsCheck {
-  kValid,
-  kBadFormat,       // not exactly 10 digits
-  kImpossibleStem,  // Modulus 11 check would be 10
-  kBadCheckDigit,
-  kPlaceholder,  // one digit repeated
-};
-// Checks a normalised (digits only) NHS number.
-NhsCheck CheckNhsNumber(std::string_view value);
-// The Modulus 11 check digit of a 9-digit stem, 10 for an impossible stem,
-// -1 when the stem is not 9 digits.
-int NhsCheckDigit(std::string_view stem);
+// NHS number Modulus 11, shared with the gateway (ehx_sdk/nhs_number.h).
+using NhsCheck = ::ehx::sdk::NhsNumberCheck;
+using ::ehx::sdk::CheckNhsNumber;
+using ::ehx::sdk::NhsCheckDigit;
 
 enum class UpnCheck {
   kValidPermanent,

@@ -11,31 +11,6 @@ std::string NormaliseNhsNumber(std::string_view raw) {
   return out;
 }
 
-int NhsCheckDigit(std::string_view stem) {
-  if (stem.size() != 9) return -1;
-  int sum = 0;
-  for (size_t i = 0; i < 9; ++i) {
-    if (stem[i] < '0' || stem[i] > '9') return -1;
-    sum += (stem[i] - '0') * static_cast<int>(10 - i);
-  }
-  const int check = 11 - sum % 11;
-  return check == 11 ? 0 : check;
-}
-
-NhsNumberCheck CheckNhsNumber(std::string_view v) {
-  if (v.size() != 10) return NhsNumberCheck::kBadFormat;
-  for (char c : v) {
-    if (c < '0' || c > '9') return NhsNumberCheck::kBadFormat;
-  }
-  const int check = NhsCheckDigit(v.substr(0, 9));
-  if (check == 10) return NhsNumberCheck::kImpossibleStem;
-  if (check != v[9] - '0') return NhsNumberCheck::kBadCheckDigit;
-  if (v.find_first_not_of(v[0]) == std::string_view::npos) {
-    return NhsNumberCheck::kPlaceholder;
-  }
-  return NhsNumberCheck::kValid;
-}
-
 const char* NhsRule(NhsNumberCheck check) {
   switch (check) {
     case NhsNumberCheck::kValid:

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "ehx_sdk/nhs_number.h"
+
 namespace ehx::adapters::health {
 
 inline constexpr std::string_view kNhsNumberSystem =
@@ -17,23 +19,14 @@ inline constexpr std::string_view kNhsVerificationSystem =
     "https://fhir.hl7.org.uk/CodeSystem/"
     "UKCore-NHSNumberVerificationStatusEngland";
 
-enum class NhsNumberCheck {
-  kValid,
-  kBadFormat,       // not 10 ASCII digits after removing spaces/hyphens
-  kImpossibleStem,  // Modulus 11 check of the stem is 10
-  kBadCheckDigit,   // tenth digit is not the check digit
-  kPlaceholder,     // one digit repeated ten times
-};
+// NHS number Modulus 11, shared with the gateway (ehx_sdk/nhs_number.h).
+using ::ehx::sdk::NhsNumberCheck;
 
 // Removes spaces and hyphens (the 3-3-4 display form).
 std::string NormaliseNhsNumber(std::string_view raw);
 
-// Checks a normalised NHS number.
-NhsNumberCheck CheckNhsNumber(std::string_view value);
-
-// Modulus 11 check digit of a nine-digit stem: 0..9, 10 when impossible,
-// -1 when the stem is not nine digits.
-int NhsCheckDigit(std::string_view stem);
+using ::ehx::sdk::CheckNhsNumber;
+using ::ehx::sdk::NhsCheckDigit;
 
 // Stable rule id for a failed check ("nhs_number_format", ...); "" if valid.
 const char* NhsRule(NhsNumberCheck check);

@@ -5,6 +5,7 @@
 
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "ehx_sdk/nhs_number.h"
 
 namespace ehx::adapters::raise {
 namespace {
@@ -342,11 +343,9 @@ NhsNumberResult CheckNhsNumber(std::string_view raw, std::string* normalised) {
     *normalised = std::string(raw);
     return NhsNumberResult::kInvalid;
   }
-  int sum = 0;
-  for (int i = 0; i < 9; ++i) sum += (digits[i] - '0') * (10 - i);
-  int check = 11 - sum % 11;
-  if (check == 11) check = 0;
-  if (check == 10 || check != digits[9] - '0') {
+  const int check =
+      ::ehx::sdk::NhsCheckDigit(std::string_view(digits).substr(0, 9));
+  if (check < 0 || check == 10 || check != digits[9] - '0') {
     return NhsNumberResult::kInvalid;
   }
   if (digits.find_first_not_of(digits[0]) == std::string::npos) {

@@ -112,31 +112,6 @@ std::string NormaliseNhs(std::string_view raw) {
   return out;
 }
 
-int NhsCheckDigit(std::string_view stem) {
-  if (stem.size() != 9) return -1;
-  int sum = 0;
-  for (int i = 0; i < 9; ++i) {
-    if (!IsDigit(stem[i])) return -1;
-    sum += (stem[i] - '0') * (10 - i);
-  }
-  const int check = 11 - sum % 11;
-  return check == 11 ? 0 : check;
-}
-
-NhsKind CheckNhs(std::string_view v) {
-  if (v.size() != 10) return NhsKind::kBadFormat;
-  for (char c : v) {
-    if (!IsDigit(c)) return NhsKind::kBadFormat;
-  }
-  const int check = NhsCheckDigit(v.substr(0, 9));
-  if (check == 10) return NhsKind::kImpossibleStem;
-  if (check != v[9] - '0') return NhsKind::kBadCheckDigit;
-  if (v.find_first_not_of(v[0]) == std::string_view::npos) {
-    return NhsKind::kPlaceholder;
-  }
-  return NhsKind::kValid;
-}
-
 bool IsValidDate(int y, int m, int d) {
   return y >= 1900 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 &&
          d <= DaysInMonth(y, m);

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "ehx_sdk/nhs_number.h"
+
 namespace ehx::adapters::school {
 
 enum class UpnKind {
@@ -28,20 +30,16 @@ char UpnCheckLetter(std::string_view chars_2_to_13);
 // Checks a normalised UPN.
 UpnKind CheckUpn(std::string_view upn);
 
-enum class NhsKind {
-  kValid,
-  kBadFormat,       // not 10 digits
-  kImpossibleStem,  // Modulus 11 check of the stem is 10
-  kBadCheckDigit,
-  kPlaceholder,  // one digit repeated ten times
-};
+// NHS number Modulus 11, shared with the gateway (ehx_sdk/nhs_number.h).
+using NhsKind = ::ehx::sdk::NhsNumberCheck;
 
 // Digits only (spaces and hyphens removed; anything else kept so that the
 // check fails on format).
 std::string NormaliseNhs(std::string_view raw);
-// Modulus 11 check digit of a 9-digit stem: 0..9, 10 (impossible), -1.
-int NhsCheckDigit(std::string_view stem);
-NhsKind CheckNhs(std::string_view nhs);
+using ::ehx::sdk::NhsCheckDigit;
+inline NhsKind CheckNhs(std::string_view nhs) {
+  return ::ehx::sdk::CheckNhsNumber(nhs);
+}
 
 struct CivilDate {
   int year = 0, month = 0, day = 0;

@@ -5,6 +5,7 @@
 
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "ehx_sdk/nhs_number.h"
 
 namespace ehx::adapters::supporting_families {
 namespace {
@@ -223,10 +224,7 @@ NhsNumber CheckNhsNumber(std::string_view value) {
     out.check = NhsCheck::kBadFormat;
     return out;
   }
-  int sum = 0;
-  for (int i = 0; i < 9; ++i) sum += (v[i] - '0') * (10 - i);
-  int check = 11 - sum % 11;
-  if (check == 11) check = 0;
+  const int check = ::ehx::sdk::NhsCheckDigit(std::string_view(v).substr(0, 9));
   if (check == 10) {
     out.check = NhsCheck::kImpossibleStem;
     return out;
