@@ -49,6 +49,62 @@ bool Bind(asio::io_context& io, tcp::acceptor* acceptor,
   return true;
 }
 
+// A TCP listener on its own io_context thread: bind, port file, accept loop,
+// stop. The MLLP and HTTPS servers differ only in what they do with an
+// accepted socket (OnAccepted).
+class AsioListener : public Server {
+ public:
+  int port() const override { return port_; }
+
+  // Stops the loop, joins it, then destroys the acceptor and every pending
+  // handler (closing all connections). Derived classes whose members the
+  // handlers reference (the TLS context) call it from their own destructor,
+  // before those members go.
+  void Stop() override {
+    if (io_ == nullptr) return;
+    io_->stop();
+    if (thread_.joinable()) thread_.join();
+    acceptor_.reset();
+    io_.reset();
+  }
+
+ protected:
+  AsioListener()
+      : io_(std::make_unique<asio::io_context>()),
+        acceptor_(std::make_unique<tcp::acceptor>(*io_)) {}
+  ~AsioListener() override { Stop(); }
+
+  // Binds, writes `port_file` (if any), starts accepting on a new thread.
+  bool Listen(const std::string& address, int port,
+              const std::string& port_file, std::string* error) {
+    if (!Bind(*io_, acceptor_.get(), address, port, error)) return false;
+    port_ = acceptor_->local_endpoint().port();
+    if (!port_file.empty() && !WritePortFile(port_file, port_, error)) {
+      return false;
+    }
+    Accept();
+    thread_ = std::thread([this] { io_->run(); });
+    return true;
+  }
+
+  // Called on the io thread for each accepted connection.
+  virtual void OnAccepted(tcp::socket socket) = 0;
+
+ private:
+  void Accept() {
+    acceptor_->async_accept([this](error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
+      if (!ec) OnAccepted(std::move(socket));
+      Accept();
+    });
+  }
+
+  std::unique_ptr<asio::io_context> io_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
 // ------------------------------------------------------------------ MLLP
 
 class MllpSession : public std::enable_shared_from_this<MllpSession> {
@@ -106,67 +162,32 @@ class MllpSession : public std::enable_shared_from_this<MllpSession> {
   std::string pending_;
 };
 
-class MllpServer : public Server {
+class MllpServer : public AsioListener {
  public:
   MllpServer(const MllpListener& config, Ingestor* ingestor)
-      : config_(config),
-        ingestor_(ingestor),
-        io_(std::make_unique<asio::io_context>()),
-        acceptor_(std::make_unique<tcp::acceptor>(*io_)) {}
+      : config_(config), ingestor_(ingestor) {}
   ~MllpServer() override { Stop(); }
 
   bool Start(std::string* error) {
-    if (!Bind(*io_, acceptor_.get(), config_.listen_address(), config_.port(),
-              error)) {
-      return false;
-    }
-    port_ = acceptor_->local_endpoint().port();
-    if (!config_.port_file().empty() &&
-        !WritePortFile(config_.port_file(), port_, error)) {
-      return false;
-    }
-    Accept();
-    thread_ = std::thread([this] { io_->run(); });
-    return true;
-  }
-
-  int port() const override { return port_; }
-
-  // Stops the loop, joins it, then destroys the acceptor and every pending
-  // handler (closing all connections).
-  void Stop() override {
-    if (io_ == nullptr) return;
-    io_->stop();
-    if (thread_.joinable()) thread_.join();
-    acceptor_.reset();
-    io_.reset();
+    return Listen(config_.listen_address(), config_.port(), config_.port_file(),
+                  error);
   }
 
  private:
-  void Accept() {
-    acceptor_->async_accept([this](error_code ec, tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
-      if (!ec) {
-        const int64_t max = config_.max_message_bytes() > 0
-                                ? config_.max_message_bytes()
-                                : int64_t{1} << 20;
-        const int idle =
-            config_.idle_timeout_ms() > 0 ? config_.idle_timeout_ms() : 300000;
-        std::make_shared<MllpSession>(std::move(socket), ingestor_,
-                                      static_cast<size_t>(max),
-                                      std::chrono::milliseconds(idle))
-            ->Start();
-      }
-      Accept();
-    });
+  void OnAccepted(tcp::socket socket) override {
+    const int64_t max = config_.max_message_bytes() > 0
+                            ? config_.max_message_bytes()
+                            : int64_t{1} << 20;
+    const int idle =
+        config_.idle_timeout_ms() > 0 ? config_.idle_timeout_ms() : 300000;
+    std::make_shared<MllpSession>(std::move(socket), ingestor_,
+                                  static_cast<size_t>(max),
+                                  std::chrono::milliseconds(idle))
+        ->Start();
   }
 
   const MllpListener config_;
   Ingestor* ingestor_;
-  std::unique_ptr<asio::io_context> io_;
-  std::unique_ptr<tcp::acceptor> acceptor_;
-  std::thread thread_;
-  int port_ = 0;
 };
 
 // ----------------------------------------------------------------- HTTPS
@@ -258,14 +279,11 @@ class HttpsSession : public std::enable_shared_from_this<HttpsSession> {
   std::optional<http::request_parser<http::string_body>> parser_;
 };
 
-class HttpsServer : public Server {
+class HttpsServer : public AsioListener {
  public:
   HttpsServer(const HttpsListener& config, Ingestor* ingestor)
-      : config_(config),
-        ingestor_(ingestor),
-        ctx_(ssl::context::tls_server),
-        io_(std::make_unique<asio::io_context>()),
-        acceptor_(std::make_unique<tcp::acceptor>(*io_)) {}
+      : config_(config), ingestor_(ingestor), ctx_(ssl::context::tls_server) {}
+  // Stops before ctx_ goes: pending sessions reference it.
   ~HttpsServer() override { Stop(); }
 
   bool Start(std::string* error) {
@@ -301,55 +319,22 @@ class HttpsServer : public Server {
       ctx_.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert,
                            ec);
     }
-    if (!Bind(*io_, acceptor_.get(), config_.listen_address(), config_.port(),
-              error)) {
-      return false;
-    }
-    port_ = acceptor_->local_endpoint().port();
-    if (!config_.port_file().empty() &&
-        !WritePortFile(config_.port_file(), port_, error)) {
-      return false;
-    }
-    Accept();
-    thread_ = std::thread([this] { io_->run(); });
-    return true;
-  }
-
-  int port() const override { return port_; }
-
-  // Stops the loop, joins it, then destroys the acceptor and every pending
-  // handler (closing all connections).
-  void Stop() override {
-    if (io_ == nullptr) return;
-    io_->stop();
-    if (thread_.joinable()) thread_.join();
-    acceptor_.reset();
-    io_.reset();
+    return Listen(config_.listen_address(), config_.port(), config_.port_file(),
+                  error);
   }
 
  private:
-  void Accept() {
-    acceptor_->async_accept([this](error_code ec, tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
-      if (!ec) {
-        const uint64_t max =
-            config_.max_body_bytes() > 0
-                ? static_cast<uint64_t>(config_.max_body_bytes())
-                : uint64_t{8} << 20;
-        std::make_shared<HttpsSession>(std::move(socket), ctx_, ingestor_, max)
-            ->Start();
-      }
-      Accept();
-    });
+  void OnAccepted(tcp::socket socket) override {
+    const uint64_t max = config_.max_body_bytes() > 0
+                             ? static_cast<uint64_t>(config_.max_body_bytes())
+                             : uint64_t{8} << 20;
+    std::make_shared<HttpsSession>(std::move(socket), ctx_, ingestor_, max)
+        ->Start();
   }
 
   const HttpsListener config_;
   Ingestor* ingestor_;
-  ssl::context ctx_;  // outlives io_ (sessions reference it)
-  std::unique_ptr<asio::io_context> io_;
-  std::unique_ptr<tcp::acceptor> acceptor_;
-  std::thread thread_;
-  int port_ = 0;
+  ssl::context ctx_;  // sessions reference it: the destructor stops first
 };
 
 }  // namespace
