@@ -180,7 +180,9 @@ absl::Status AuditLog::Append(store::Txn& txn, AuditRecord record) {
   }
   record.set_seq(seq);
   record.set_prev_hash(prev);
-  record.set_hash(RecordHash(record));
+  record.clear_hash();
+  // RecordHash(record), without its copy of the record.
+  record.set_hash(Sha256(prev + Deterministic(record)));
   auto ins = txn.Prepare("INSERT INTO audit_log(seq, record) VALUES(?, ?)");
   if (!ins.ok()) return ins.status();
   absl::Status st =

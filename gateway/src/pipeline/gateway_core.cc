@@ -9,6 +9,7 @@
 #include <future>
 #include <random>
 #include <tuple>
+#include <unordered_set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -319,7 +320,15 @@ absl::Status GatewayCore::AppendAudit(store::Txn& t, const std::string& actor,
   r.set_actor(actor);
   r.set_action(action);
   r.set_message_id(message_id);
-  if (!case_ref.empty()) r.set_case_pseudo(Pseudonym(case_ref));
+  if (!case_ref.empty()) {
+    // A Publish appends several records for one case: hash it once.
+    thread_local std::string last_case, last_pseudo;
+    if (case_ref != last_case) {
+      last_pseudo = Pseudonym(case_ref);
+      last_case = case_ref;
+    }
+    r.set_case_pseudo(last_pseudo);
+  }
   // Machine-made text only (agency ids, event types, rule ids).
   r.set_reason(detail);
   absl::Status st = audit_->Append(t, std::move(r));
@@ -431,6 +440,32 @@ absl::Status GatewayCore::ReadCaseLocked(
   return st;
 }
 
+bool GatewayCore::TakeCachedCase(const std::string& case_ref,
+                                 ehx::record::v1::CaseRecord* out) {
+  auto it = case_cache_.find(case_ref);
+  if (it == case_cache_.end()) return false;
+  *out = std::move(it->second.first);
+  case_lru_.erase(it->second.second);
+  case_cache_.erase(it);
+  return true;
+}
+
+void GatewayCore::PutCachedCase(const std::string& case_ref,
+                                ehx::record::v1::CaseRecord record) {
+  auto it = case_cache_.find(case_ref);
+  if (it != case_cache_.end()) {
+    case_lru_.erase(it->second.second);
+    case_cache_.erase(it);
+  }
+  case_lru_.push_front(case_ref);
+  case_cache_.emplace(case_ref,
+                      std::make_pair(std::move(record), case_lru_.begin()));
+  while (case_cache_.size() > kCaseCacheEntries) {
+    case_cache_.erase(case_lru_.back());
+    case_lru_.pop_back();
+  }
+}
+
 void GatewayCore::Publish(std::string sender, Envelope env,
                           Callback<PublishReceipt> done) {
   if (audit_failed_.load()) {
@@ -524,13 +559,26 @@ void GatewayCore::Publish(std::string sender, Envelope env,
   env.clear_accepted_at();
   env.set_sender_agency(sender);
   const std::string content_hash = Sha256(DeterministicBytes(env));
+  // Everything that needs only the message itself is done here, on the RPC
+  // thread, so the single writer does only what needs the store: the id,
+  // the acceptance time, and the sealed bytes as stored. (A duplicate
+  // discards them and answers with the original's.)
+  const int64_t accepted_ms = clock_();
+  env.set_message_id(NewMessageId());
+  *env.mutable_accepted_at() = TimeUtil::MillisecondsToTimestamp(accepted_ms);
+  auto sealed_env = std::make_shared<absl::StatusOr<std::string>>(
+      SealColumn("events.envelope", env.message_id(), env.SerializeAsString()));
+  if (!sealed_env->ok()) {
+    done(sealed_env->status());
+    return;
+  }
   auto receipt = std::make_shared<PublishReceipt>();
   auto recipients = std::make_shared<std::vector<std::string>>();
   auto env_ptr = std::make_shared<Envelope>(std::move(env));
 
   store_->Write(
-      [this, sender, content_hash, receipt, recipients,
-       env_ptr](store::Txn& t) -> absl::Status {
+      [this, sender, content_hash, receipt, recipients, env_ptr, sealed_env,
+       accepted_ms](store::Txn& t) -> absl::Status {
         Envelope& e = *env_ptr;
         auto q = t.Prepare(
             "SELECT message_id, content_hash, recipients, accepted_at_ms FROM "
@@ -556,21 +604,18 @@ void GatewayCore::Publish(std::string sender, Envelope env,
         }
         // The shared record before this event.
         ehx::record::v1::CaseRecord record;
-        absl::Status rst = ReadCaseLocked(t, e.case_ref(), &record);
-        if (!rst.ok()) return rst;
+        if (!TakeCachedCase(e.case_ref(), &record)) {
+          absl::Status rst = ReadCaseLocked(t, e.case_ref(), &record);
+          if (!rst.ok()) return rst;
+        }
         *recipients = router_.Recipients(sender, e, record);
         const int64_t now = clock_();
-        e.set_message_id(NewMessageId());
-        *e.mutable_accepted_at() = TimeUtil::MillisecondsToTimestamp(now);
         const auto decisions =
             DecideDeliveries(sender, e, record, recipients.get());
         int64_t ttl_s = router_.TtlSeconds(e.event_type());
         if (e.has_ttl() && e.ttl().seconds() > 0) {
           ttl_s = std::min<int64_t>(ttl_s, e.ttl().seconds());
         }
-        auto sealed = SealColumn("events.envelope", e.message_id(),
-                                 e.SerializeAsString());
-        if (!sealed.ok()) return sealed.status();
         auto ins = t.Prepare(
             "INSERT INTO events(message_id, sender, idempotency_key, "
             "content_hash, case_ref, event_type, accepted_at_ms, recipients, "
@@ -583,9 +628,9 @@ void GatewayCore::Publish(std::string sender, Envelope env,
                               .BindBlob(4, content_hash)
                               .Bind(5, e.case_ref())
                               .Bind(6, static_cast<int64_t>(e.event_type()))
-                              .Bind(7, now)
+                              .Bind(7, accepted_ms)
                               .Bind(8, absl::StrJoin(*recipients, ","))
-                              .BindBlob(9, *sealed)
+                              .BindBlob(9, **sealed_env)
                               .Run();
         if (!st.ok()) return st;
         const int64_t seq = t.LastInsertRowId();
@@ -623,6 +668,7 @@ void GatewayCore::Publish(std::string sender, Envelope env,
         if (!st.ok()) return st;
         st = AuditDecisionsLocked(t, e, decisions, now);
         if (!st.ok()) return st;
+        PutCachedCase(e.case_ref(), std::move(record));
         receipt->set_message_id(e.message_id());
         *receipt->mutable_accepted_at() = e.accepted_at();
         for (const auto& r : *recipients) receipt->add_recipients(r);
@@ -653,36 +699,48 @@ void GatewayCore::Fetch(std::string agency, int max, int lease_seconds,
     std::vector<Withdrawal> withdrawn;
     const int64_t now = clock_();
     const int64_t read_generation = store_->commits();
+    std::vector<std::pair<int64_t, int64_t>> chosen;  // (outbox id, seq)
     absl::Status st = store_->Read([&](store::Txn& t) -> absl::Status {
+      // Walks the recipient's pending rows in id order from the start of the
+      // mailbox. A row is deliverable only if it is the first pending row of
+      // its case (per-case order: nothing overtakes an earlier message of
+      // the same case that is leased, backing off or unacknowledged), is
+      // due, and is not leased. `seen` holds the cases of the rows walked so
+      // far, so no per-row subquery (and no case index) is needed.
       auto q = t.Prepare(
-          "SELECT o.id, o.case_ref, o.attempts, e.envelope, e.message_id "
-          "FROM outbox o JOIN events e ON e.seq = o.event_seq "
-          "WHERE o.recipient=?1 AND o.state=0 AND o.next_attempt_ms<=?2 "
-          "AND o.id>?3 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE "
-          "p.recipient=?1 AND p.case_ref=o.case_ref AND p.state=0 AND "
-          "p.id<o.id) ORDER BY o.id LIMIT ?4");
+          "SELECT id, case_ref, attempts, next_attempt_ms, event_seq FROM "
+          "outbox WHERE recipient=?1 AND state=0 AND id>?2 ORDER BY id "
+          "LIMIT ?3");
       if (!q.ok()) return q.status();
+      std::unordered_set<std::string> seen;
       int64_t after = 0;
-      for (int page = 0; page < 8 && static_cast<int>(out.size()) < max;
-           ++page) {
+      int64_t walked = 0;
+      constexpr int64_t kPage = 1024;
+      // Bounds one Fetch's work on a pathological mailbox (e.g. 100k rows
+      // queued behind one case that is backing off).
+      constexpr int64_t kMaxWalk = 200000;
+      std::vector<int> attempts;
+      while (static_cast<int>(chosen.size()) < max && walked < kMaxWalk) {
         (*q)->Reset();
-        (*q)->Bind(1, agency).Bind(2, now).Bind(3, after).Bind(4, int64_t{256});
-        int rows = 0;
-        while (static_cast<int>(out.size()) < max) {
+        (*q)->Bind(1, agency).Bind(2, after).Bind(3, kPage);
+        int64_t rows = 0;
+        while (static_cast<int>(chosen.size()) < max) {
           auto row = (*q)->Step();
           if (!row.ok()) return row.status();
           if (!*row) break;
           ++rows;
           const uint64_t id = static_cast<uint64_t>((*q)->Int(0));
           after = static_cast<int64_t>(id);
-          const std::string case_ref = (*q)->Text(1);
+          std::string case_ref = (*q)->Text(1);
+          if (!seen.insert(case_ref).second) continue;  // an earlier row
+          if ((*q)->Int(3) > now) continue;             // backing off
           {
             std::lock_guard<std::mutex> l(lease_mu_);
             auto& mine = leases_[agency];
             bool busy = mine.count(id) > 0;
             auto& tomb = tombstones_[agency];
-            auto t = tomb.find(id);
-            if (t != tomb.end() && t->second.commit > read_generation) {
+            auto tb = tomb.find(id);
+            if (tb != tomb.end() && tb->second.commit > read_generation) {
               busy = true;  // acked after this read's snapshot began
             }
             for (const auto& [lid, lease] : mine) {
@@ -692,25 +750,48 @@ void GatewayCore::Fetch(std::string agency, int max, int lease_seconds,
             if (busy) continue;
             mine[id] = Lease{now + lease_seconds * 1000LL, case_ref};
           }
-          Delivery d;
-          d.set_delivery_id(id);
-          d.set_attempt(static_cast<int>((*q)->Int(2)) + 1);
-          auto bytes =
-              OpenColumn("events.envelope", (*q)->Text(4), (*q)->Text(3));
-          if (!bytes.ok()) return bytes.status();
-          if (!d.mutable_envelope()->ParseFromString(*bytes)) {
-            return absl::DataLossError("store: corrupt envelope");
-          }
-          out.push_back(std::move(d));
+          chosen.emplace_back(static_cast<int64_t>(id), (*q)->Int(4));
+          attempts.push_back(static_cast<int>((*q)->Int(2)));
         }
-        if (rows < 256) break;
+        walked += rows;
+        if (rows < kPage) break;
       }
+      (*q)->Reset();
+      if (walked >= kMaxWalk) {
+        SPDLOG_WARN(
+            "fetch: {} walked {} pending rows without filling its page; "
+            "later cases wait for the earlier ones to clear",
+            agency, walked);
+      }
+      auto ev =
+          t.Prepare("SELECT envelope, message_id FROM events WHERE seq=?");
+      if (!ev.ok()) return ev.status();
+      for (size_t i = 0; i < chosen.size(); ++i) {
+        Delivery d;
+        d.set_delivery_id(static_cast<uint64_t>(chosen[i].first));
+        d.set_attempt(attempts[i] + 1);
+        (*ev)->Reset();
+        (*ev)->Bind(1, chosen[i].second);
+        auto row = (*ev)->Step();
+        if (!row.ok()) return row.status();
+        // The outbox row references its event (foreign key), so it exists.
+        if (!*row)
+          return absl::DataLossError("store: outbox row without event");
+        auto bytes =
+            OpenColumn("events.envelope", (*ev)->Text(1), (*ev)->Text(0));
+        if (!bytes.ok()) return bytes.status();
+        if (!d.mutable_envelope()->ParseFromString(*bytes)) {
+          return absl::DataLossError("store: corrupt envelope");
+        }
+        out.push_back(std::move(d));
+      }
+      (*ev)->Reset();
       return ScreenLocked(t, agency, &out, &withdrawn);
     });
     if (!st.ok()) {
       // Give back whatever was leased in this call.
       std::lock_guard<std::mutex> l(lease_mu_);
-      for (const auto& d : out) leases_[agency].erase(d.delivery_id());
+      for (const auto& [id, seq] : chosen) leases_[agency].erase(id);
       for (const auto& w : withdrawn) leases_[agency].erase(w.id);
       done(st);
       return;
@@ -1130,6 +1211,9 @@ absl::StatusOr<int64_t> GatewayCore::PurgeExpired() {
             (*live)->Reset();
             auto dc = t.Prepare("DELETE FROM cases WHERE case_ref=?");
             if (!dc.ok()) return dc.status();
+            // Shared records are going: forget the writer's cached copies.
+            case_cache_.clear();
+            case_lru_.clear();
             int64_t cases = 0;
             for (const auto& c : touched) {
               (*dc)->Reset();

@@ -5,12 +5,14 @@
 #define EHX_PIPELINE_GATEWAY_CORE_H_
 
 #include <atomic>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -199,6 +201,24 @@ class GatewayCore : public Exchange {
 
   // Appended to on the writer thread only.
   std::unique_ptr<audit::AuditLog> audit_;
+
+  // Writer thread only: the decrypted, parsed shared records of the most
+  // recently published cases (least recently used evicted beyond
+  // kCaseCacheEntries), so a Publish skips the SELECT, AES-GCM open and
+  // parse of its case. An entry is taken out while a Publish works on it
+  // and put back only when that Publish's statements all succeeded, so a
+  // rolled-back write never leaves a stale entry; purge clears it. (A failed
+  // COMMIT stops all writes until restart, so the cache cannot outlive it.)
+  static constexpr size_t kCaseCacheEntries = 8192;
+  std::list<std::string> case_lru_;  // most recent first
+  std::unordered_map<std::string, std::pair<ehx::record::v1::CaseRecord,
+                                            std::list<std::string>::iterator>>
+      case_cache_;
+  // Moves the cached record of `case_ref` into `out`; false if not cached.
+  bool TakeCachedCase(const std::string& case_ref,
+                      ehx::record::v1::CaseRecord* out);
+  void PutCachedCase(const std::string& case_ref,
+                     ehx::record::v1::CaseRecord record);
 
   struct Lease {
     int64_t until_ms;

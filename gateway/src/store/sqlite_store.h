@@ -149,7 +149,15 @@ class SqliteStore {
   // batch while replies are being sent.
   std::mutex done_mu_;
   std::condition_variable done_cv_;
-  std::deque<std::pair<DoneFn, absl::Status>> done_queue_;
+  // A committed op waiting for its reply. The op's work function rides
+  // along so that it (and whatever it captured, e.g. a parsed envelope) is
+  // destroyed on the completion thread, not on the writer.
+  struct Completed {
+    DoneFn done;
+    absl::Status status;
+    WriteFn fn;
+  };
+  std::deque<Completed> done_queue_;
   bool done_closing_ = false;
   std::thread completer_;
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -462,6 +463,88 @@ TEST_F(GatewayCoreTest, RetentionPurgesPayloadsKeepsAuditVerifiable) {
   EXPECT_EQ(CanaryHits(bytes, kOld), 0);
   EXPECT_NE(bytes.find(ehx::testing::CanaryGiven(100)), std::string::npos)
       << "control: the young message is still stored";
+}
+
+// Per-case order without a case index: a message backing off after a nack
+// holds back the later messages of its case, and only of its case.
+TEST_F(GatewayCoreTest, BackingOffMessageHoldsBackOnlyItsOwnCase) {
+  auto core = Make(
+      "delivery: {initial_backoff_ms: 60000, "
+      "max_backoff_ms: 60000, sweep_interval_ms: 3600000}\n");
+  ASSERT_TRUE(core);
+  // Cases EH-U-0 (k-0, k-5, k-10) and EH-U-1 (k-1, k-6), interleaved.
+  std::map<std::string, std::vector<std::string>> ids;
+  for (int i : {0, 1, 5, 6, 10}) {
+    auto r = Publish(*core, "early-help", Caf(i));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ids["EH-U-" + std::to_string(i % 5)].push_back(r->message_id());
+  }
+  auto first = Fetch(*core, "school-oakfield");
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 2u);  // the first of each case only
+  uint64_t nack = 0, ack = 0;
+  for (const auto& d : *first) {
+    const auto& e = d.envelope();
+    EXPECT_EQ(e.message_id(), ids[e.case_ref()][0]);
+    (e.case_ref() == "EH-U-0" ? nack : ack) = d.delivery_id();
+  }
+  ASSERT_TRUE(Ack(*core, "school-oakfield",
+                  {AckItem{nack, false, false, "busy"}, AckItem{ack, true}})
+                  .ok());
+  // EH-U-0's first is backing off: its later messages wait; EH-U-1 flows.
+  auto second = Fetch(*core, "school-oakfield");
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->size(), 1u);
+  EXPECT_EQ((*second)[0].envelope().message_id(), ids["EH-U-1"][1]);
+  ASSERT_TRUE(
+      Ack(*core, "school-oakfield", {AckItem{(*second)[0].delivery_id(), true}})
+          .ok());
+  auto idle = Fetch(*core, "school-oakfield");
+  ASSERT_TRUE(idle.ok());
+  EXPECT_TRUE(idle->empty());
+  // After the backoff, EH-U-0 resumes in order: first (2nd attempt), then
+  // the rest one at a time.
+  now_ += 61 * 1000;
+  std::vector<std::string> got;
+  for (int round = 0; round < 5; ++round) {
+    auto batch = Fetch(*core, "school-oakfield");
+    ASSERT_TRUE(batch.ok());
+    if (batch->empty()) break;
+    ASSERT_EQ(batch->size(), 1u);
+    if (got.empty()) EXPECT_EQ((*batch)[0].attempt(), 2);
+    got.push_back((*batch)[0].envelope().message_id());
+    ASSERT_TRUE(Ack(*core, "school-oakfield",
+                    {AckItem{(*batch)[0].delivery_id(), true}})
+                    .ok());
+  }
+  EXPECT_EQ(got, ids["EH-U-0"]);
+}
+
+// The writer's cache of shared records follows the store: counts add up
+// across publishes, and a purged record starts afresh.
+TEST_F(GatewayCoreTest, SharedRecordCacheFollowsPublishesAndPurges) {
+  auto core = Make(
+      "retention: {rules: [{event_type: EVENT_TYPE_CAF_NOTIFICATION, "
+      "retain_seconds: 60}]}\n");
+  ASSERT_TRUE(core);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(Publish(*core, "early-help", Caf(i * 5)).ok());  // EH-U-0
+  }
+  // A duplicate changes nothing.
+  ASSERT_TRUE(Publish(*core, "early-help", Caf(0)).ok());
+  auto rec = core->CaseRecord("EH-U-0");
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  EXPECT_EQ(rec->event_count(), 4);
+  now_ += 120 * 1000;
+  auto purged = core->PurgeExpired();
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ(*purged, 4);
+  EXPECT_EQ(core->CaseRecord("EH-U-0").status().code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_TRUE(Publish(*core, "early-help", Caf(100)).ok());  // EH-U-0 again
+  rec = core->CaseRecord("EH-U-0");
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  EXPECT_EQ(rec->event_count(), 1) << "a purged record must not come back";
 }
 
 }  // namespace
