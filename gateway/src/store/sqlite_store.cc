@@ -1,5 +1,7 @@
 #include "store/sqlite_store.h"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <utility>
 #include <vector>
@@ -234,6 +236,7 @@ void SqliteStore::Close() {
 }
 
 void SqliteStore::CompletionLoop() {
+  pthread_setname_np(pthread_self(), "ehx-complete");  // for top -H, perf
   std::deque<Completed> batch;
   while (true) {
     {
@@ -248,6 +251,7 @@ void SqliteStore::CompletionLoop() {
 }
 
 void SqliteStore::CheckpointLoop() {
+  pthread_setname_np(pthread_self(), "ehx-checkpoint");
   std::unique_lock<std::mutex> l(ckpt_mu_);
   while (!ckpt_closing_) {
     ckpt_cv_.wait_for(
@@ -311,6 +315,7 @@ absl::Status SqliteStore::Read(const std::function<absl::Status(Txn&)>& fn) {
 }
 
 void SqliteStore::WriterLoop() {
+  pthread_setname_np(pthread_self(), "ehx-writer");
   std::vector<Op> batch;
   std::vector<absl::Status> results;
   while (true) {
