@@ -271,6 +271,8 @@ std::string_view Message::Subcomponent(std::string_view comp, size_t n) const {
 }
 
 std::string Message::Text(std::string_view raw) const {
+  // Most values carry no escape sequence: one copy, no per-byte appends.
+  if (raw.find(esc_) == std::string_view::npos) return std::string(raw);
   std::string out;
   out.reserve(raw.size());
   bool hex_bytes = false;

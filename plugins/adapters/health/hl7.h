@@ -27,6 +27,53 @@ struct Segment {
   const std::string& id() const { return fields[0]; }
 };
 
+// The pieces of a raw value split on one separator, for range-for, without
+// allocating: Split("a~b", '~') yields "a", "b"; an empty value yields
+// nothing (as Message::Repetitions).
+class Split {
+ public:
+  Split(std::string_view s, char sep) : s_(s), sep_(sep) {}
+  class iterator {
+   public:
+    iterator(std::string_view rest, char sep, bool done)
+        : rest_(rest), sep_(sep), done_(done) {
+      Next();
+    }
+    std::string_view operator*() const { return cur_; }
+    iterator& operator++() {
+      Next();
+      return *this;
+    }
+    bool operator!=(const iterator& o) const { return done_ != o.done_; }
+
+   private:
+    void Next() {
+      if (at_end_) {
+        done_ = true;
+        return;
+      }
+      const size_t p = rest_.find(sep_);
+      if (p == std::string_view::npos) {
+        cur_ = rest_;
+        at_end_ = true;
+      } else {
+        cur_ = rest_.substr(0, p);
+        rest_.remove_prefix(p + 1);
+      }
+    }
+    std::string_view rest_, cur_;
+    char sep_;
+    bool done_;
+    bool at_end_ = false;
+  };
+  iterator begin() const { return iterator(s_, sep_, s_.empty()); }
+  iterator end() const { return iterator({}, sep_, true); }
+
+ private:
+  std::string_view s_;
+  char sep_;
+};
+
 class Message {
  public:
   // Parses `raw` (segments separated by CR; LF and CRLF tolerated). Text in
@@ -42,6 +89,8 @@ class Message {
   static std::string_view Field(const Segment* seg, size_t n);
   // Splits a raw field on the repetition separator.
   std::vector<std::string_view> Repetitions(std::string_view field) const;
+  // The same, lazily (no vector).
+  Split Reps(std::string_view field) const { return Split(field, rep_sep_); }
   // Component `n` (1-based) of a raw repetition, raw.
   std::string_view Component(std::string_view rep, size_t n) const;
   // Subcomponent `n` (1-based) of a raw component, raw.
@@ -56,6 +105,7 @@ class Message {
   // MSH-18 as declared ("" when absent).
   const std::string& charset() const { return charset_; }
   char field_sep() const { return field_sep_; }
+  char rep_sep() const { return rep_sep_; }
 
   // Escapes text for a field value in this message's encoding.
   std::string Escape(std::string_view text) const;

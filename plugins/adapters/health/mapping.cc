@@ -1,8 +1,8 @@
 #include "mapping.h"
 
 #include <cstdio>
-#include <nlohmann/json.hpp>
 
+#include "ehx_sdk/arena_json.h"
 #include "identifiers.h"
 #include "uk_time.h"
 
@@ -11,7 +11,9 @@ namespace {
 
 namespace cv1 = ::ehxpb::cases::v1;
 namespace ex = ::ehxpb::exchange::v1;
-using json = nlohmann::json;
+// The FHIR body is parsed into an arena tree (ehx_sdk/arena_json.h): one
+// walk, then the whole tree is dropped at once.
+using json = ::ehx::sdk::ArenaJson;
 
 constexpr int kMaxJsonDepth = 64;
 constexpr std::string_view kAdminGender =
@@ -44,17 +46,17 @@ void SetDate(const TimeValue& t, cv1::Date* d) {
 // with verification INVALID and a flagged error.
 void AddNhsNumber(MappedRecord* rec, cv1::Person* person, std::string_view raw,
                   std::string_view code, std::string_view original_code,
-                  const std::string& field) {
+                  std::string_view field, std::string_view field_suffix = {}) {
   cv1::Identifier* id = person->add_identifiers();
   id->set_system(std::string(kNhsNumberSystem));
-  const std::string value = NormaliseNhsNumber(raw);
-  id->set_value(value);
-  id->set_original_value(std::string(raw));
+  id->set_value(NormaliseNhsNumber(raw));
+  const std::string& value = id->value();
+  id->set_original_value(raw.data(), raw.size());
   if (!code.empty()) {
     cv1::Code* sv = id->mutable_source_verification();
     sv->set_system(std::string(kNhsVerificationSystem));
-    sv->set_code(std::string(code));
-    sv->set_original_value(std::string(original_code));
+    sv->set_code(code.data(), code.size());
+    sv->set_original_value(original_code.data(), original_code.size());
   }
   const NhsNumberCheck check = CheckNhsNumber(value);
   if (check != NhsNumberCheck::kValid) {
@@ -71,7 +73,9 @@ void AddNhsNumber(MappedRecord* rec, cv1::Person* person, std::string_view raw,
           "the NHS number fails the Modulus 11 check digit; kept as raw "
           "text (verification INVALID)";
     }
-    AddError(rec, NhsRule(check), field, text, true);
+    std::string where(field);
+    where.append(field_suffix);
+    AddError(rec, NhsRule(check), std::move(where), text, true);
     return;
   }
   id->set_verification(code == "01" ? cv1::VERIFICATION_STATUS_VERIFIED
@@ -113,15 +117,17 @@ void AddUpn(MappedRecord* rec, cv1::Person* person, std::string_view raw,
 
 // ---------------------------------------------------------------- FHIR
 
-const json* Member(const json& obj, const char* key) {
+const json* Member(const json& obj, std::string_view key) {
   if (!obj.is_object()) return nullptr;
   auto it = obj.find(key);
   return it == obj.end() ? nullptr : &*it;
 }
 
-std::string Str(const json* j) {
-  return j != nullptr && j->is_string() ? j->get<std::string>() : std::string();
+std::string_view View(const json* j) {
+  return ::ehx::sdk::ArenaJsonStringView(j);
 }
+
+std::string Str(const json* j) { return std::string(View(j)); }
 
 // Depth of nesting, bounded scan without recursion (strings skipped).
 bool DepthOk(std::string_view s) {
@@ -150,12 +156,16 @@ bool DepthOk(std::string_view s) {
 
 class FhirPatientMapper {
  public:
+  // `patient_system` is LocalSystem(options, "fhir-patient-id"), made once
+  // per body by the caller.
   FhirPatientMapper(const MapOptions& options, MappedRecord* rec,
-                    std::string path, const json* bundle_timestamp)
+                    std::string path, const json* bundle_timestamp,
+                    const std::string& patient_system)
       : options_(options),
         rec_(rec),
         path_(std::move(path)),
-        bundle_timestamp_(bundle_timestamp) {}
+        bundle_timestamp_(bundle_timestamp),
+        patient_system_(patient_system) {}
 
   void Map(const json& p) {
     rec_->ok = true;
@@ -173,7 +183,7 @@ class FhirPatientMapper {
       rec_->local_id = id;
       person->set_person_id(id);
       cv1::Identifier* local = person->add_identifiers();
-      local->set_system(LocalSystem(options_, "fhir-patient-id"));
+      local->set_system(patient_system_);
       local->set_value(id);
       local->set_assigner_agency_id(options_.agency_id);
     }
@@ -194,7 +204,7 @@ class FhirPatientMapper {
                "it is the time of the change",
                false);
     } else {
-      const TimeValue t = ParseFhirTime(updated->get<std::string>());
+      const TimeValue t = ParseFhirTime(Str(updated));
       if (!t.rule.empty() || !t.has_time) {
         AddError(rec_, t.rule.empty() ? "datetime_invalid" : t.rule,
                  updated_path,
@@ -207,8 +217,7 @@ class FhirPatientMapper {
         rec_->envelope.mutable_occurred_at()->set_seconds(t.seconds);
         rec_->envelope.mutable_occurred_at()->set_nanos(t.nanos);
       }
-      if (version.empty())
-        version = "t" + Fnv1aHex(updated->get<std::string>());
+      if (version.empty()) version = "t" + Fnv1aHex(Str(updated));
     }
     rec_->envelope.set_idempotency_key("health-fhir-" + KeySafe(id, 64) + "-" +
                                        KeySafe(version, 40));
@@ -247,42 +256,49 @@ class FhirPatientMapper {
     if (ids == nullptr) return;
     for (size_t i = 0; i < ids->size(); ++i) {
       const json& id = (*ids)[i];
-      const std::string field =
-          path_ + ".identifier[" + std::to_string(i) + "]";
-      const std::string system = Str(Member(id, "system"));
-      const std::string value = Str(Member(id, "value"));
+      // The element's path, only built when something names it.
+      auto field = [&] {
+        return path_ + ".identifier[" + std::to_string(i) + "]";
+      };
+      const std::string_view system = View(Member(id, "system"));
+      const std::string_view value = View(Member(id, "value"));
       if (value.empty()) {
-        AddError(rec_, "required", field + ".value",
+        AddError(rec_, "required", field() + ".value",
                  "identifier without a value ignored", true);
         continue;
       }
       if (system == kNhsNumberSystem || system == kLegacyNhsNumberSystem) {
-        std::string code;
+        std::string_view code;
         const json* exts = Member(id, "extension");
         if (exts != nullptr && exts->is_array()) {
           for (const json& e : *exts) {
-            const std::string url = Str(Member(e, "url"));
-            if (url.find("NHSNumberVerificationStatus") == std::string::npos) {
+            const std::string_view url = View(Member(e, "url"));
+            if (url.find("NHSNumberVerificationStatus") ==
+                std::string_view::npos) {
               continue;
             }
             const json* cc = Member(e, "valueCodeableConcept");
             const json* coding = cc ? Member(*cc, "coding") : nullptr;
             if (coding && coding->is_array() && !coding->empty()) {
-              code = Str(Member((*coding)[0], "code"));
+              code = View(Member((*coding)[0], "code"));
             }
           }
         }
-        rec_->nhs_field = field;
-        AddNhsNumber(rec_, person, value, code, code, field + ".value");
+        rec_->nhs_field = field();
+        AddNhsNumber(rec_, person, value, code, code, rec_->nhs_field,
+                     ".value");
       } else if (system == kUpnSystem) {
-        AddUpn(rec_, person, value, field + ".value");
+        AddUpn(rec_, person, value, field() + ".value");
       } else {
         // Unknown systems are preserved verbatim.
         cv1::Identifier* out = person->add_identifiers();
-        out->set_system(system.empty() ? LocalSystem(options_, "identifier")
-                                       : system);
-        out->set_value(value);
-        out->set_original_value(value);
+        if (system.empty()) {
+          out->set_system(LocalSystem(options_, "identifier"));
+        } else {
+          out->set_system(system.data(), system.size());
+        }
+        out->set_value(value.data(), value.size());
+        out->set_original_value(value.data(), value.size());
         out->set_verification(cv1::VERIFICATION_STATUS_UNVERIFIED);
       }
     }
@@ -315,21 +331,26 @@ class FhirPatientMapper {
     if (names == nullptr) return;
     bool have_legal = false;
     for (const json& n : *names) {
-      const std::string use = Str(Member(n, "use"));
-      cv1::HumanName name;
-      if (!Name(n, &name)) continue;
+      // The use decides the destination first, so that the name is built
+      // in place rather than built and copied.
+      const std::string_view use = View(Member(n, "use"));
       if (use == "official" && !have_legal) {
-        *person->mutable_legal_name() = name;
-        have_legal = true;
+        if (Name(n, person->mutable_legal_name())) {
+          have_legal = true;
+        } else {
+          person->clear_legal_name();
+        }
       } else if (use == "usual" && !person->has_preferred_name()) {
-        *person->mutable_preferred_name() = name;
-      } else {
-        *person->add_other_names() = name;
+        if (!Name(n, person->mutable_preferred_name())) {
+          person->clear_preferred_name();
+        }
+      } else if (!Name(n, person->add_other_names())) {
+        person->mutable_other_names()->RemoveLast();
       }
     }
     // No "official" name: the first name is the legal one.
     if (!have_legal && person->other_names_size() > 0) {
-      *person->mutable_legal_name() = person->other_names(0);
+      person->mutable_legal_name()->Swap(person->mutable_other_names(0));
       person->mutable_other_names()->erase(
           person->mutable_other_names()->begin());
     }
@@ -342,8 +363,8 @@ class FhirPatientMapper {
       } else {
         cv1::Code* sex = person->mutable_sex();
         sex->set_system(std::string(kAdminGender));
-        sex->set_code(g->get<std::string>());
-        sex->set_original_value(g->get<std::string>());
+        sex->set_code(Str(g));
+        sex->set_original_value(Str(g));
       }
     }
     if (const json* b = Member(p, "birthDate")) {
@@ -394,7 +415,7 @@ class FhirPatientMapper {
       const json* lines = Member(a, "line");
       if (lines && lines->is_array()) {
         for (const json& l : *lines) {
-          if (l.is_string()) out->add_lines(l.get<std::string>());
+          if (l.is_string()) out->add_lines(Str(&l));
         }
       }
       out->set_town(Str(Member(a, "city")));
@@ -457,6 +478,7 @@ class FhirPatientMapper {
   MappedRecord* rec_;
   const std::string path_;
   const json* bundle_timestamp_;
+  const std::string& patient_system_;
 };
 
 // ----------------------------------------------------------------- HL7
@@ -589,8 +611,7 @@ class Hl7Mapper {
     // PID-32 identity reliability codes (NSTS01..NSTS08).
     std::string code, original_code;
     if (seg == pid) {
-      for (std::string_view rep :
-           m_.Repetitions(hl7::Message::Field(pid, 32))) {
+      for (std::string_view rep : m_.Reps(hl7::Message::Field(pid, 32))) {
         const std::string c = m_.Text(m_.Component(rep, 1));
         if (c.size() == 6 && c.rfind("NSTS", 0) == 0) {
           code = c.substr(4);
@@ -598,20 +619,25 @@ class Hl7Mapper {
         }
       }
     }
-    const auto reps = m_.Repetitions(hl7::Message::Field(seg, f));
-    for (size_t i = 0; i < reps.size(); ++i) {
-      const std::string value = m_.Text(m_.Component(reps[i], 1));
-      const std::string authority =
-          m_.Text(m_.Subcomponent(m_.Component(reps[i], 4), 1));
-      const std::string type = m_.Text(m_.Component(reps[i], 5));
-      const std::string where =
-          field + (reps.size() > 1 ? "[" + std::to_string(i + 1) + "]" : "");
+    const std::string_view list = hl7::Message::Field(seg, f);
+    const bool several = list.find(m_.rep_sep()) != std::string_view::npos;
+    size_t i = 0;
+    for (std::string_view rep : m_.Reps(list)) {
+      ++i;
+      const std::string value = m_.Text(m_.Component(rep, 1));
       if (value.empty()) continue;
+      const std::string authority =
+          m_.Text(m_.Subcomponent(m_.Component(rep, 4), 1));
+      const std::string type = m_.Text(m_.Component(rep, 5));
       if (type == "NH" || authority == "NHS") {
-        AddNhsNumber(rec, person, value, code, original_code, where);
+        // "PID-3[2]" when the list repeats; only spelt out on an error.
+        const std::string suffix =
+            several ? "[" + std::to_string(i) + "]" : std::string();
+        AddNhsNumber(rec, person, value, code, original_code, field, suffix);
       } else if (type == "PI" || type == "MR" || type == "PN") {
         cv1::Identifier* id = person->add_identifiers();
-        id->set_system(LocalSystem(options_, "pas-id"));
+        if (pas_system_.empty()) pas_system_ = LocalSystem(options_, "pas-id");
+        id->set_system(pas_system_);
         id->set_value(value);
         id->set_original_value(value);
         id->set_assigner_agency_id(options_.agency_id);
@@ -651,17 +677,22 @@ class Hl7Mapper {
 
   void Names(const hl7::Segment* pid, cv1::Person* person) {
     bool have_legal = false;
-    for (std::string_view rep : m_.Repetitions(hl7::Message::Field(pid, 5))) {
-      cv1::HumanName name;
-      if (!XpnToName(m_, rep, &name)) continue;
+    for (std::string_view rep : m_.Reps(hl7::Message::Field(pid, 5))) {
+      // The name type decides the destination before the name is built, so
+      // that the name is written in place instead of built and copied.
       const std::string type = m_.Text(m_.Component(rep, 7));
       if ((type == "L" || type.empty()) && !have_legal) {
-        *person->mutable_legal_name() = name;
-        have_legal = true;
+        if (XpnToName(m_, rep, person->mutable_legal_name())) {
+          have_legal = true;
+        } else {
+          person->clear_legal_name();
+        }
       } else if (type == "N" && !person->has_preferred_name()) {
-        *person->mutable_preferred_name() = name;
-      } else {
-        *person->add_other_names() = name;
+        if (!XpnToName(m_, rep, person->mutable_preferred_name())) {
+          person->clear_preferred_name();
+        }
+      } else if (!XpnToName(m_, rep, person->add_other_names())) {
+        person->mutable_other_names()->RemoveLast();
       }
     }
   }
@@ -685,39 +716,40 @@ class Hl7Mapper {
       c->set_code(sex);
       c->set_original_value(sex);
     }
-    for (std::string_view rep : m_.Repetitions(hl7::Message::Field(pid, 11))) {
-      cv1::Address a;
+    for (std::string_view rep : m_.Reps(hl7::Message::Field(pid, 11))) {
+      // Built in place; dropped again when it has nothing to say.
+      cv1::Address& a = *person->add_addresses();
       for (int c : {1, 2}) {
-        const std::string line =
-            m_.Text(m_.Subcomponent(m_.Component(rep, c), 1));
-        if (!line.empty()) a.add_lines(line);
+        std::string line = m_.Text(m_.Subcomponent(m_.Component(rep, c), 1));
+        if (!line.empty()) a.add_lines(std::move(line));
       }
       a.set_town(m_.Text(m_.Component(rep, 3)));
       a.set_county(m_.Text(m_.Component(rep, 4)));
       a.set_postcode(m_.Text(m_.Component(rep, 5)));
-      const std::string country = m_.Text(m_.Component(rep, 6));
-      if (country.size() == 2) a.set_country(country);
-      if (a.lines_size() || !a.town().empty() || !a.postcode().empty()) {
-        *person->add_addresses() = a;
+      std::string country = m_.Text(m_.Component(rep, 6));
+      if (country.size() == 2) a.set_country(std::move(country));
+      if (!a.lines_size() && a.town().empty() && a.postcode().empty()) {
+        person->mutable_addresses()->RemoveLast();
       }
     }
     for (int f : {13, 14}) {
-      for (std::string_view rep : m_.Repetitions(hl7::Message::Field(pid, f))) {
+      for (std::string_view rep : m_.Reps(hl7::Message::Field(pid, f))) {
         std::string number = m_.Text(m_.Component(rep, 1));
         const std::string equipment = m_.Text(m_.Component(rep, 3));
-        const std::string email = m_.Text(m_.Component(rep, 4));
-        cv1::ContactPoint c;
-        if (!email.empty() || equipment == "Internet" || equipment == "X.400") {
-          c.set_kind(cv1::CONTACT_POINT_KIND_EMAIL);
-          c.set_value(email.empty() ? number : email);
-        } else {
-          if (number.empty()) number = m_.Text(m_.Component(rep, 12));
-          c.set_kind(cv1::CONTACT_POINT_KIND_PHONE);
-          c.set_value(number);
+        std::string email = m_.Text(m_.Component(rep, 4));
+        const bool is_email =
+            !email.empty() || equipment == "Internet" || equipment == "X.400";
+        if (!is_email && number.empty()) {
+          number = m_.Text(m_.Component(rep, 12));
         }
-        if (c.value().empty()) continue;
-        c.set_use(f == 13 ? (equipment == "CP" ? "mobile" : "home") : "work");
-        *person->add_contacts() = c;
+        std::string value =
+            is_email && !email.empty() ? std::move(email) : std::move(number);
+        if (value.empty()) continue;
+        cv1::ContactPoint* c = person->add_contacts();
+        c->set_kind(is_email ? cv1::CONTACT_POINT_KIND_EMAIL
+                             : cv1::CONTACT_POINT_KIND_PHONE);
+        c->set_value(std::move(value));
+        c->set_use(f == 13 ? (equipment == "CP" ? "mobile" : "home") : "work");
       }
     }
     const std::string ethnic = m_.Get(pid, 22);
@@ -743,6 +775,7 @@ class Hl7Mapper {
   const hl7::Message& m_;
   const MapOptions& options_;
   MappedRecord* rec_;
+  std::string pas_system_;  // LocalSystem(options_, "pas-id"), made once
 };
 
 }  // namespace
@@ -767,9 +800,11 @@ std::string Fnv1aHex(std::string_view s) {
     h ^= c;
     h *= 1099511628211ull;
   }
-  char out[17];
-  std::snprintf(out, sizeof(out), "%016llx",
-                static_cast<unsigned long long>(h));
+  // Hand-rolled instead of snprintf("%016llx"): same digits, no format
+  // parsing per record (it showed in the HL7 bench's profile).
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) out[i] = kHex[h & 0xF];
   return out;
 }
 
@@ -780,9 +815,10 @@ bool MapFhir(std::string_view body, const MapOptions& options,
     *input_error = "json_too_deep: nesting deeper than 64 levels";
     return false;
   }
-  json doc = json::parse(body.begin(), body.end(), nullptr,
-                         /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
+  ::ehx::sdk::ArenaJsonDocument document(body.size());
+  const bool parsed = document.Parse(body);
+  const json& doc = document.root();
+  if (!parsed) {
     *input_error = "json_malformed: the body is not valid JSON";
     return false;
   }
@@ -795,7 +831,9 @@ bool MapFhir(std::string_view body, const MapOptions& options,
     if (type == "Patient") {
       MappedRecord rec;
       rec.position = "Patient";
-      FhirPatientMapper(options, &rec, "Patient", nullptr).Map(doc);
+      FhirPatientMapper(options, &rec, "Patient", nullptr,
+                        LocalSystem(options, "fhir-patient-id"))
+          .Map(doc);
       records->push_back(std::move(rec));
       return true;
     }
@@ -811,12 +849,15 @@ bool MapFhir(std::string_view body, const MapOptions& options,
     }
     const json* timestamp = Member(doc, "timestamp");
     if (entries == nullptr) return true;
+    const std::string patient_system = LocalSystem(options, "fhir-patient-id");
+    records->reserve(entries->size());
     for (size_t i = 0; i < entries->size(); ++i) {
       MappedRecord rec;
       rec.position = "Bundle.entry[" + std::to_string(i) + "]";
       const json* resource = Member((*entries)[i], "resource");
-      const std::string rtype =
-          resource ? Str(Member(*resource, "resourceType")) : std::string();
+      const std::string_view rtype =
+          resource ? View(Member(*resource, "resourceType"))
+                   : std::string_view();
       if (rtype != "Patient") {
         AddError(&rec, resource ? "fhir_resource_type" : "required",
                  rec.position + ".resource",
@@ -826,7 +867,8 @@ bool MapFhir(std::string_view body, const MapOptions& options,
         records->push_back(std::move(rec));
         continue;
       }
-      FhirPatientMapper(options, &rec, rec.position + ".resource", timestamp)
+      FhirPatientMapper(options, &rec, rec.position + ".resource", timestamp,
+                        patient_system)
           .Map(*resource);
       records->push_back(std::move(rec));
     }
