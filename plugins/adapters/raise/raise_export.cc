@@ -116,15 +116,15 @@ class Rec {
   }
 
   // The member, or nullptr when absent or null.
-  static const Json* Get(const Json& o, std::string_view key) {
+  static const ExportJson* Get(const ExportJson& o, std::string_view key) {
     if (!o.is_object()) return nullptr;
-    auto it = o.find(std::string(key));
+    auto it = o.find(key);  // no key string per lookup
     if (it == o.end() || it->is_null()) return nullptr;
     return &*it;
   }
 
-  bool Missing(const Json& o, std::string_view key, const std::string& path,
-               bool required) {
+  bool Missing(const ExportJson& o, std::string_view key,
+               const std::string& path, bool required) {
     if (Get(o, key) != nullptr) return false;
     if (required) {
       Err("required_field_missing", P(path, key),
@@ -141,11 +141,11 @@ class Rec {
     }
   }
 
-  std::optional<std::string> Str(const Json& o, std::string_view key,
+  std::optional<std::string> Str(const ExportJson& o, std::string_view key,
                                  const std::string& path,
                                  bool required = false) {
     if (Missing(o, key, path, required)) return std::nullopt;
-    const Json& v = *Get(o, key);
+    const ExportJson& v = *Get(o, key);
     if (!v.is_string()) {
       WrongType(P(path, key), required, "a string");
       return std::nullopt;
@@ -154,7 +154,7 @@ class Rec {
   }
 
   // A Raise identifier (contract `id`).
-  std::optional<std::string> Id(const Json& o, std::string_view key,
+  std::optional<std::string> Id(const ExportJson& o, std::string_view key,
                                 const std::string& path,
                                 bool required = false) {
     auto s = Str(o, key, path, required);
@@ -171,10 +171,10 @@ class Rec {
     return s;
   }
 
-  std::optional<bool> Bool(const Json& o, std::string_view key,
+  std::optional<bool> Bool(const ExportJson& o, std::string_view key,
                            const std::string& path) {
     if (Missing(o, key, path, false)) return std::nullopt;
-    const Json& v = *Get(o, key);
+    const ExportJson& v = *Get(o, key);
     if (!v.is_boolean()) {
       WrongType(P(path, key), false, "a JSON boolean");
       return std::nullopt;
@@ -182,11 +182,11 @@ class Rec {
     return v.get<bool>();
   }
 
-  std::optional<int64_t> Int(const Json& o, std::string_view key,
+  std::optional<int64_t> Int(const ExportJson& o, std::string_view key,
                              const std::string& path, bool required,
                              int64_t min) {
     if (Missing(o, key, path, required)) return std::nullopt;
-    const Json& v = *Get(o, key);
+    const ExportJson& v = *Get(o, key);
     if (!v.is_number_integer() ||
         (v.is_number_unsigned() && v.get<uint64_t>() > (uint64_t{1} << 53))) {
       WrongType(P(path, key), required, "an integer");
@@ -200,10 +200,10 @@ class Rec {
     return n;
   }
 
-  std::optional<double> Number(const Json& o, std::string_view key,
+  std::optional<double> Number(const ExportJson& o, std::string_view key,
                                const std::string& path) {
     if (Missing(o, key, path, false)) return std::nullopt;
-    const Json& v = *Get(o, key);
+    const ExportJson& v = *Get(o, key);
     if (!v.is_number()) {
       WrongType(P(path, key), false, "a number");
       return std::nullopt;
@@ -211,7 +211,7 @@ class Rec {
     return v.get<double>();
   }
 
-  std::optional<CivilDate> Date(const Json& o, std::string_view key,
+  std::optional<CivilDate> Date(const ExportJson& o, std::string_view key,
                                 const std::string& path,
                                 bool required = false) {
     auto s = Str(o, key, path, required);
@@ -236,14 +236,16 @@ class Rec {
     return std::nullopt;
   }
 
-  std::optional<Instant> DateTime(const Json& o, std::string_view key,
+  std::optional<Instant> DateTime(const ExportJson& o, std::string_view key,
                                   const std::string& path,
                                   bool required = false) {
     auto s = Str(o, key, path, required);
     if (!s) return std::nullopt;
     Instant t;
-    const std::string p = P(path, key);
-    switch (ParseDateTime(*s, &t)) {
+    const TimeForm form = ParseDateTime(*s, &t);
+    if (form == TimeForm::kOffset) return t;
+    const std::string p = P(path, key);  // only spelt out for a finding
+    switch (form) {
       case TimeForm::kOffset:
         return t;
       case TimeForm::kLocalUnique:
@@ -272,7 +274,7 @@ class Rec {
   }
 
   // A code from a closed list: unknown values are kept and flagged.
-  std::optional<std::string> Code(const Json& o, std::string_view key,
+  std::optional<std::string> Code(const ExportJson& o, std::string_view key,
                                   const std::string& path, bool required,
                                   const std::vector<std::string_view>& allowed,
                                   const char* list) {
@@ -284,10 +286,10 @@ class Rec {
     return s;
   }
 
-  const Json* Object(const Json& o, std::string_view key,
-                     const std::string& path, bool required = false) {
+  const ExportJson* Object(const ExportJson& o, std::string_view key,
+                           const std::string& path, bool required = false) {
     if (Missing(o, key, path, required)) return nullptr;
-    const Json* v = Get(o, key);
+    const ExportJson* v = Get(o, key);
     if (!v->is_object()) {
       WrongType(P(path, key), required, "an object");
       return nullptr;
@@ -295,11 +297,11 @@ class Rec {
     return v;
   }
 
-  const Json* Array(const Json& o, std::string_view key,
-                    const std::string& path, bool required = false,
-                    size_t min = 0) {
+  const ExportJson* Array(const ExportJson& o, std::string_view key,
+                          const std::string& path, bool required = false,
+                          size_t min = 0) {
     if (Missing(o, key, path, required)) return nullptr;
-    const Json* v = Get(o, key);
+    const ExportJson* v = Get(o, key);
     if (!v->is_array()) {
       WrongType(P(path, key), required, "an array");
       return nullptr;
@@ -314,11 +316,11 @@ class Rec {
   }
 
   // Array of strings (non-strings dropped with a warning).
-  std::vector<std::string> Strings(const Json& o, std::string_view key,
+  std::vector<std::string> Strings(const ExportJson& o, std::string_view key,
                                    const std::string& path,
                                    bool required = false, size_t min = 0) {
     std::vector<std::string> out;
-    const Json* a = Array(o, key, path, required, min);
+    const ExportJson* a = Array(o, key, path, required, min);
     if (a == nullptr) return out;
     for (size_t i = 0; i < a->size(); ++i) {
       if (!(*a)[i].is_string()) {
@@ -335,14 +337,14 @@ class Rec {
   }
 
   // Reports members not defined by the contract (info, once per pattern).
-  void Known(const Json& o, const std::string& path, KeyList known) {
+  void Known(const ExportJson& o, const std::string& path, KeyList known) {
     if (!o.is_object()) return;
     for (auto it = o.begin(); it != o.end(); ++it) {
-      const std::string& k = it.key();
+      const std::string_view k = it.key();
       if (!k.empty() && k[0] == '_') continue;  // annotations for people
       if (In(k, known)) continue;
       if (k.size() > 4 && k.compare(k.size() - 4, 4, "Note") == 0 &&
-          In(std::string_view(k).substr(0, k.size() - 4), known)) {
+          In(k.substr(0, k.size() - 4), known)) {
         continue;  // <field>Note batch annotation: kept as text
       }
       const std::string p = P(path, k);
@@ -588,19 +590,19 @@ class Mapper {
   Mapper(const ExportOptions& options, FileState* file, ExportResult* result)
       : options_(options), file_(file), result_(result) {}
 
-  void Run(const Json& root);
+  void Run(const ExportJson& root);
 
  private:
-  void ReadHeader(const Json& root);
-  void ReadPeople(const Json& people, const std::set<std::string>& focus);
-  void ReadPerson(const Json& p, const std::string& path, PersonEntry* out,
-                  Rec* rec);
-  void ReadName(const Json& o, const std::string& path, cv1::HumanName* out,
-                Rec* rec);
-  void ReadStaff(const Json& staff);
-  cv1::Practitioner ReadStaffShape(const Json& s, const std::string& path,
+  void ReadHeader(const ExportJson& root);
+  void ReadPeople(const ExportJson& people, const std::set<std::string>& focus);
+  void ReadPerson(const ExportJson& p, const std::string& path,
+                  PersonEntry* out, Rec* rec);
+  void ReadName(const ExportJson& o, const std::string& path,
+                cv1::HumanName* out, Rec* rec);
+  void ReadStaff(const ExportJson& staff);
+  cv1::Practitioner ReadStaffShape(const ExportJson& s, const std::string& path,
                                    Rec* rec);
-  void ReadCase(const Json& c, int index, const std::string& path);
+  void ReadCase(const ExportJson& c, int index, const std::string& path);
   cv1::Practitioner StaffRef(const std::string& id, const std::string& path,
                              Rec* rec, std::vector<int>* refs);
   const PersonEntry* PersonRef(const std::string& id, const std::string& path,
@@ -637,7 +639,7 @@ void Mapper::MarkRecordDuplicates(RecordReport* r, const std::string& path,
   (void)r;
 }
 
-void Mapper::ReadName(const Json& o, const std::string& path,
+void Mapper::ReadName(const ExportJson& o, const std::string& path,
                       cv1::HumanName* out, Rec* rec) {
   rec->Known(o, path, {"given", "family"});
   const std::vector<std::string> given =
@@ -647,8 +649,8 @@ void Mapper::ReadName(const Json& o, const std::string& path,
   if (auto f = rec->Str(o, "family", path, true)) out->set_family(*f);
 }
 
-void Mapper::ReadPerson(const Json& p, const std::string& path, PersonEntry* e,
-                        Rec* rec) {
+void Mapper::ReadPerson(const ExportJson& p, const std::string& path,
+                        PersonEntry* e, Rec* rec) {
   rec->Known(p, path,
              {"personId",
               "legalName",
@@ -683,10 +685,10 @@ void Mapper::ReadPerson(const Json& p, const std::string& path, PersonEntry* e,
     ident->set_assigner_agency_id(options_.agency_id);
     ident->set_original_value(*id);
   }
-  if (const Json* n = rec->Object(p, "legalName", path, true)) {
+  if (const ExportJson* n = rec->Object(p, "legalName", path, true)) {
     ReadName(*n, Rec::P(path, "legalName"), out.mutable_legal_name(), rec);
   }
-  if (const Json* n = rec->Object(p, "preferredName", path)) {
+  if (const ExportJson* n = rec->Object(p, "preferredName", path)) {
     ReadName(*n, Rec::P(path, "preferredName"), out.mutable_preferred_name(),
              rec);
   }
@@ -802,7 +804,7 @@ void Mapper::ReadPerson(const Json& p, const std::string& path, PersonEntry* e,
     }
   }
 
-  if (const Json* eth = rec->Object(p, "ethnicity", path)) {
+  if (const ExportJson* eth = rec->Object(p, "ethnicity", path)) {
     const std::string ep = Rec::P(path, "ethnicity");
     rec->Known(*eth, ep, {"scheme", "code"});
     auto scheme =
@@ -817,11 +819,11 @@ void Mapper::ReadPerson(const Json& p, const std::string& path, PersonEntry* e,
     *out.mutable_first_language() = MakeCode(kLanguageSystem, *lang, *lang);
   }
   rec->Strings(p, "otherLanguages", path);
-  if (const Json* ids = rec->Array(p, "externalIds", path)) {
+  if (const ExportJson* ids = rec->Array(p, "externalIds", path)) {
     const std::string ip = Rec::P(path, "externalIds");
     for (size_t i = 0; i < ids->size(); ++i) {
       const std::string xp = Rec::I(ip, i);
-      const Json& x = (*ids)[i];
+      const ExportJson& x = (*ids)[i];
       if (!x.is_object()) {
         rec->Err("wrong_type", xp, "must be an object");
         continue;
@@ -847,7 +849,7 @@ void Mapper::ReadPerson(const Json& p, const std::string& path, PersonEntry* e,
       }
     }
   }
-  if (const Json* school = rec->Object(p, "school", path)) {
+  if (const ExportJson* school = rec->Object(p, "school", path)) {
     const std::string sp = Rec::P(path, "school");
     rec->Known(*school, sp,
                {"urn", "laEstab", "name", "ncYear", "senProvision", "leftOn"});
@@ -860,13 +862,13 @@ void Mapper::ReadPerson(const Json& p, const std::string& path, PersonEntry* e,
       *out.mutable_sen_provision() = MakeCode(kSenSystem, *sen, *sen);
     }
   }
-  if (const Json* ey = rec->Object(p, "earlyYears", path)) {
+  if (const ExportJson* ey = rec->Object(p, "earlyYears", path)) {
     const std::string yp = Rec::P(path, "earlyYears");
     rec->Known(*ey, yp, {"setting", "fundedHoursPerWeek"});
     rec->Str(*ey, "setting", yp);
     rec->Number(*ey, "fundedHoursPerWeek", yp);
   }
-  if (const Json* a = rec->Object(p, "address", path)) {
+  if (const ExportJson* a = rec->Object(p, "address", path)) {
     const std::string ap = Rec::P(path, "address");
     rec->Known(*a, ap, {"lines", "town", "postcode", "uprn", "validFrom"});
     auto* addr = out.add_addresses();
@@ -881,11 +883,11 @@ void Mapper::ReadPerson(const Json& p, const std::string& path, PersonEntry* e,
       SetDate(*from, addr->mutable_from_date());
     }
   }
-  if (const Json* phones = rec->Array(p, "phones", path)) {
+  if (const ExportJson* phones = rec->Array(p, "phones", path)) {
     const std::string pp = Rec::P(path, "phones");
     for (size_t i = 0; i < phones->size(); ++i) {
       const std::string xp = Rec::I(pp, i);
-      const Json& ph = (*phones)[i];
+      const ExportJson& ph = (*phones)[i];
       if (!ph.is_object()) {
         rec->Err("wrong_type", xp, "must be an object");
         continue;
@@ -909,7 +911,7 @@ void Mapper::ReadPerson(const Json& p, const std::string& path, PersonEntry* e,
   rec->Bool(p, "whereaboutsKnown", path);
 }
 
-void Mapper::ReadPeople(const Json& people,
+void Mapper::ReadPeople(const ExportJson& people,
                         const std::set<std::string>& focus) {
   std::map<std::string, int> counts;
   std::vector<PersonEntry> entries(people.size());
@@ -955,8 +957,8 @@ void Mapper::ReadPeople(const Json& people,
   }
 }
 
-cv1::Practitioner Mapper::ReadStaffShape(const Json& s, const std::string& path,
-                                         Rec* rec) {
+cv1::Practitioner Mapper::ReadStaffShape(const ExportJson& s,
+                                         const std::string& path, Rec* rec) {
   rec->Known(s, path, {"staffId", "name", "role", "service", "phone", "email"});
   cv1::Practitioner out;
   if (auto id = rec->Id(s, "staffId", path, true)) out.set_practitioner_id(*id);
@@ -980,7 +982,7 @@ cv1::Practitioner Mapper::ReadStaffShape(const Json& s, const std::string& path,
   return out;
 }
 
-void Mapper::ReadStaff(const Json& staff) {
+void Mapper::ReadStaff(const ExportJson& staff) {
   std::map<std::string, int> counts;
   std::vector<StaffEntry> entries(staff.size());
   for (size_t i = 0; i < staff.size(); ++i) {
@@ -1041,8 +1043,8 @@ std::string KeyId(const std::string& id) {
   return ok ? id : "h" + Sha256Hex(id).substr(0, 24);
 }
 
-void Mapper::ReadHeader(const Json& root) {
-  const Json* h = Rec::Get(root, "export");
+void Mapper::ReadHeader(const ExportJson& root) {
+  const ExportJson* h = Rec::Get(root, "export");
   auto fail = [&](const char* code, std::string rule) {
     if (result_->file_error.empty()) {
       result_->file_error = code;
@@ -1054,7 +1056,7 @@ void Mapper::ReadHeader(const Json& root) {
     return;
   }
   auto str = [&](const char* k) -> std::optional<std::string> {
-    const Json* v = Rec::Get(*h, k);
+    const ExportJson* v = Rec::Get(*h, k);
     if (v == nullptr || !v->is_string()) return std::nullopt;
     return v->get<std::string>();
   };
@@ -1110,8 +1112,8 @@ void Mapper::ReadHeader(const Json& root) {
          "date-time without offset read as Europe/London"});
   }
   result_->exported_at = at;
-  const Json* la = Rec::Get(*h, "localAuthority");
-  const Json* la_code = la ? Rec::Get(*la, "laCode") : nullptr;
+  const ExportJson* la = Rec::Get(*h, "localAuthority");
+  const ExportJson* la_code = la ? Rec::Get(*la, "laCode") : nullptr;
   if (la_code == nullptr || !la_code->is_string() ||
       la_code->get<std::string>().size() != 3 ||
       la_code->get<std::string>().find_first_not_of("0123456789") !=
@@ -1125,13 +1127,13 @@ void Mapper::ReadHeader(const Json& root) {
          "localAuthority.laCode differs from the configured authority");
     return;
   }
-  const Json* count = Rec::Get(*h, "caseCount");
+  const ExportJson* count = Rec::Get(*h, "caseCount");
   if (count == nullptr || !count->is_number_integer() ||
       count->get<int64_t>() < 0) {
     fail("missing_header", "export.caseCount must be an integer >= 0");
     return;
   }
-  const Json* cases = Rec::Get(root, "cases");
+  const ExportJson* cases = Rec::Get(root, "cases");
   if (cases != nullptr && cases->is_array() &&
       static_cast<int64_t>(cases->size()) != count->get<int64_t>()) {
     result_->file_issues.push_back({"warning", "case_count_mismatch",
@@ -1141,7 +1143,7 @@ void Mapper::ReadHeader(const Json& root) {
   }
 }
 
-void Mapper::Run(const Json& root) {
+void Mapper::Run(const ExportJson& root) {
   if (!root.is_object()) {
     result_->file_error = "not_an_object";
     result_->file_error_rule = "the root must be a JSON object";
@@ -1159,7 +1161,7 @@ void Mapper::Run(const Json& root) {
   ReadHeader(root);
   if (!result_->file_error.empty()) return;
   for (const char* k : {"people", "staff", "cases"}) {
-    const Json* a = Rec::Get(root, k);
+    const ExportJson* a = Rec::Get(root, k);
     if (a == nullptr || !a->is_array()) {
       result_->file_error = "missing_collection";
       result_->file_error_rule = std::string(k) + " must be an array";
@@ -1177,21 +1179,22 @@ void Mapper::Run(const Json& root) {
   // Children of focus of every case (for the dateOfBirth rule) and the ids
   // that must be unique across the file.
   std::set<std::string> focus;
-  const Json& cases = root["cases"];
-  for (const Json& c : cases) {
+  const ExportJson& cases = root["cases"];
+  for (const ExportJson& c : cases) {
     if (!c.is_object()) continue;
-    if (const Json* f = Rec::Get(c, "childrenOfFocus"); f && f->is_array()) {
-      for (const Json& id : *f) {
+    if (const ExportJson* f = Rec::Get(c, "childrenOfFocus");
+        f && f->is_array()) {
+      for (const ExportJson& id : *f) {
         if (id.is_string()) focus.insert(id.get<std::string>());
       }
     }
-    if (const Json* id = Rec::Get(c, "caseId"); id && id->is_string()) {
+    if (const ExportJson* id = Rec::Get(c, "caseId"); id && id->is_string()) {
       ++case_ids_[id->get<std::string>()];
     }
-    auto count_ids = [&](const Json* arr, const char* key) {
+    auto count_ids = [&](const ExportJson* arr, const char* key) {
       if (arr == nullptr || !arr->is_array()) return;
-      for (const Json& o : *arr) {
-        if (const Json* v = Rec::Get(o, key); v && v->is_string()) {
+      for (const ExportJson& o : *arr) {
+        if (const ExportJson* v = Rec::Get(o, key); v && v->is_string()) {
           ++case_object_ids_[v->get<std::string>()];
         }
       }
@@ -1200,12 +1203,12 @@ void Mapper::Run(const Json& root) {
     count_ids(Rec::Get(c, "tafMeetings"), "meetingId");
     count_ids(Rec::Get(c, "documents"), "documentId");
     for (const char* k : {"assessment", "plan", "stepUp"}) {
-      const Json* o = Rec::Get(c, k);
+      const ExportJson* o = Rec::Get(c, k);
       if (o == nullptr || !o->is_object()) continue;
       const char* idk = std::string_view(k) == "assessment" ? "assessmentId"
                         : std::string_view(k) == "plan"     ? "planId"
                                                             : "referralId";
-      if (const Json* v = Rec::Get(*o, idk); v && v->is_string()) {
+      if (const ExportJson* v = Rec::Get(*o, idk); v && v->is_string()) {
         ++case_object_ids_[v->get<std::string>()];
       }
     }
@@ -1286,7 +1289,7 @@ bool IsSafeContentFile(std::string_view f, std::string_view sha) {
   return f.size() > 1;
 }
 
-void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
+void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
   RecordReport r;
   r.record_type = "case";
   r.index = index;
@@ -1353,7 +1356,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
 
   // Origin (10.3).
   ehc.set_origin(cv1::CASE_ORIGIN_NEW);
-  if (const Json* o = rec.Object(c, "origin", path)) {
+  if (const ExportJson* o = rec.Object(c, "origin", path)) {
     const std::string op = Rec::P(path, "origin");
     rec.Known(*o, op,
               {"type", "cscSystem", "laChildId", "cinClosureDate",
@@ -1388,7 +1391,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
     } else if (type && *type == "transfer_in") {
       ehc.set_origin(cv1::CASE_ORIGIN_TRANSFER_IN);
     }
-    if (const Json* h = rec.Object(*o, "handover", op)) {
+    if (const ExportJson* h = rec.Object(*o, "handover", op)) {
       const std::string hp = Rec::P(op, "handover");
       rec.Known(*h, hp,
                 {"jointVisitDate", "socialWorker", "closureSummaryDocumentId"});
@@ -1401,7 +1404,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
   }
 
   // Level of need (10.7): stored as given.
-  if (const Json* l = rec.Object(c, "levelOfNeed", path)) {
+  if (const ExportJson* l = rec.Object(c, "levelOfNeed", path)) {
     const std::string lp = Rec::P(path, "levelOfNeed");
     rec.Known(*l, lp, {"scheme", "level", "label", "setOn"});
     auto* lon = ehc.mutable_level_of_need();
@@ -1413,7 +1416,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
     if (auto d = rec.Date(*l, "setOn", lp))
       SetDate(*d, lon->mutable_decided_on());
   }
-  if (const Json* lp = rec.Object(c, "leadPractitioner", path)) {
+  if (const ExportJson* lp = rec.Object(c, "leadPractitioner", path)) {
     *ehc.mutable_lead_practitioner() =
         ReadStaffShape(*lp, Rec::P(path, "leadPractitioner"), &rec);
     auto it = staff_.find(ehc.lead_practitioner().practitioner_id());
@@ -1440,11 +1443,11 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
   // Family members and relationships (10.2).
   std::map<std::string, std::string> role_of;
   std::set<std::string> members;
-  if (const Json* fm = rec.Array(c, "familyMembers", path, true, 1)) {
+  if (const ExportJson* fm = rec.Array(c, "familyMembers", path, true, 1)) {
     const std::string fp = Rec::P(path, "familyMembers");
     for (size_t i = 0; i < fm->size(); ++i) {
       const std::string mp = Rec::I(fp, i);
-      const Json& m = (*fm)[i];
+      const ExportJson& m = (*fm)[i];
       if (!m.is_object()) {
         rec.Err("wrong_type", mp, "must be an object");
         continue;
@@ -1474,7 +1477,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
       }
       auto lives = rec.Bool(m, "livesInHousehold", mp);
       cv1::YesNoUnknown pr = cv1::YES_NO_UNKNOWN_UNSPECIFIED;
-      if (const Json* v = Rec::Get(m, "parentalResponsibility")) {
+      if (const ExportJson* v = Rec::Get(m, "parentalResponsibility")) {
         if (v->is_boolean()) {
           pr =
               v->get<bool>() ? cv1::YES_NO_UNKNOWN_YES : cv1::YES_NO_UNKNOWN_NO;
@@ -1517,11 +1520,11 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
       } else if (absent && !*absent) {
         aps = cv1::ABSENT_PARENT_STATUS_NOT_APPLICABLE;
       }
-      if (const Json* rels = rec.Array(m, "relationships", mp)) {
+      if (const ExportJson* rels = rec.Array(m, "relationships", mp)) {
         const std::string rp = Rec::P(mp, "relationships");
         for (size_t k = 0; k < rels->size(); ++k) {
           const std::string xp = Rec::I(rp, k);
-          const Json& rel = (*rels)[k];
+          const ExportJson& rel = (*rels)[k];
           if (!rel.is_object()) {
             rec.Err("wrong_type", xp, "must be an object");
             continue;
@@ -1564,11 +1567,11 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
   // Consents (10.1).
   std::vector<cv1::Consent> consents;
   std::string info_sharing_consent;
-  if (const Json* cs = rec.Array(c, "consents", path)) {
+  if (const ExportJson* cs = rec.Array(c, "consents", path)) {
     const std::string cp = Rec::P(path, "consents");
     for (size_t i = 0; i < cs->size(); ++i) {
       const std::string xp = Rec::I(cp, i);
-      const Json& x = (*cs)[i];
+      const ExportJson& x = (*cs)[i];
       if (!x.is_object()) {
         rec.Err("wrong_type", xp, "must be an object");
         continue;
@@ -1682,7 +1685,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
   // Assessment (9.6).
   std::optional<cv1::Assessment> assessment;
   std::set<std::string> assessed_refs;  // for assessmentRef resolution
-  if (const Json* a = rec.Object(c, "assessment", path)) {
+  if (const ExportJson* a = rec.Object(c, "assessment", path)) {
     const std::string ap = Rec::P(path, "assessment");
     rec.Known(*a, ap,
               {"assessmentId", "type", "form", "startedDate", "completedDate",
@@ -1715,11 +1718,11 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
     if (auto au = rec.Str(*a, "author", ap)) {
       *as.mutable_author() = StaffRef(*au, Rec::P(ap, "author"), &rec, &refs);
     }
-    if (const Json* co = rec.Array(*a, "coAuthors", ap)) {
+    if (const ExportJson* co = rec.Array(*a, "coAuthors", ap)) {
       const std::string cp = Rec::P(ap, "coAuthors");
       for (size_t i = 0; i < co->size(); ++i) {
         const std::string xp = Rec::I(cp, i);
-        const Json& x = (*co)[i];
+        const ExportJson& x = (*co)[i];
         if (!x.is_object()) {
           rec.Err("wrong_type", xp, "must be an object");
           continue;
@@ -1747,10 +1750,10 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
     rec.Strings(*a, "outcomesSought", ap);
 
     // One element: {strengths, needs, needLevel}.
-    auto element = [&](const Json& parent, const ElementName& en,
+    auto element = [&](const ExportJson& parent, const ElementName& en,
                        const std::string& pp, const std::string& ref_prefix,
                        std::vector<cv1::ElementAssessment>* out_elems) {
-      const Json* e = rec.Object(parent, en.name, pp);
+      const ExportJson* e = rec.Object(parent, en.name, pp);
       if (e == nullptr) return;
       const std::string ep = Rec::P(pp, en.name);
       rec.Known(*e, ep, {"strengths", "needs", "needLevel"});
@@ -1770,7 +1773,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
       out_elems->push_back(std::move(ea));
     };
     std::vector<cv1::ElementAssessment> family_elems;
-    if (const Json* pc = rec.Object(*a, "parentsAndCarers", ap)) {
+    if (const ExportJson* pc = rec.Object(*a, "parentsAndCarers", ap)) {
       const std::string pp = Rec::P(ap, "parentsAndCarers");
       rec.Known(
           *pc, pp,
@@ -1780,7 +1783,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
         element(*pc, en, pp, "parentsAndCarers.", &family_elems);
       }
     }
-    if (const Json* fe = rec.Object(*a, "familyAndEnvironmental", ap)) {
+    if (const ExportJson* fe = rec.Object(*a, "familyAndEnvironmental", ap)) {
       const std::string pp = Rec::P(ap, "familyAndEnvironmental");
       rec.Known(*fe, pp,
                 {"familyHistoryFunctioningAndWellbeing", "widerFamily",
@@ -1791,11 +1794,11 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
       }
     }
     std::map<std::string, cv1::ChildAssessment*> by_child;
-    if (const Json* cas = rec.Array(*a, "childAssessments", ap)) {
+    if (const ExportJson* cas = rec.Array(*a, "childAssessments", ap)) {
       const std::string cp = Rec::P(ap, "childAssessments");
       for (size_t i = 0; i < cas->size(); ++i) {
         const std::string xp = Rec::I(cp, i);
-        const Json& x = (*cas)[i];
+        const ExportJson& x = (*cas)[i];
         if (!x.is_object()) {
           rec.Err("wrong_type", xp, "must be an object");
           continue;
@@ -1814,7 +1817,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
         ca->set_child_person_id(*child);
         by_child[*child] = ca;
         std::vector<cv1::ElementAssessment> elems;
-        if (const Json* d = rec.Object(x, "developmentOfChild", xp)) {
+        if (const ExportJson* d = rec.Object(x, "developmentOfChild", xp)) {
           const std::string dp = Rec::P(xp, "developmentOfChild");
           rec.Known(*d, dp,
                     {"health", "emotionalAndSocialDevelopment",
@@ -1823,7 +1826,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
                      "familyAndSocialRelationships",
                      "selfCareSkillsAndIndependence", "learning"});
           const std::string prefix = *child + ".";
-          if (const Json* h = rec.Object(*d, "health", dp)) {
+          if (const ExportJson* h = rec.Object(*d, "health", dp)) {
             const std::string hp = Rec::P(dp, "health");
             rec.Known(*h, hp,
                       {"generalHealth", "physicalDevelopment",
@@ -1835,7 +1838,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
           for (const auto& en : kDirectElements) {
             element(*d, en, dp, prefix, &elems);
           }
-          if (const Json* l = rec.Object(*d, "learning", dp)) {
+          if (const ExportJson* l = rec.Object(*d, "learning", dp)) {
             const std::string lp = Rec::P(dp, "learning");
             rec.Known(*l, lp,
                       {"understandingReasoningAndProblemSolving",
@@ -1861,11 +1864,11 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
     for (auto& [id, ca] : by_child) {
       for (const auto& e : family_elems) *ca->add_elements() = e;
     }
-    if (const Json* vs = rec.Array(*a, "voiceOfChild", ap)) {
+    if (const ExportJson* vs = rec.Array(*a, "voiceOfChild", ap)) {
       const std::string vp = Rec::P(ap, "voiceOfChild");
       for (size_t i = 0; i < vs->size(); ++i) {
         const std::string xp = Rec::I(vp, i);
-        const Json& x = (*vs)[i];
+        const ExportJson& x = (*vs)[i];
         if (!x.is_object()) {
           rec.Err("wrong_type", xp, "must be an object");
           continue;
@@ -1912,11 +1915,11 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
         }
       }
     }
-    if (const Json* pv = rec.Array(*a, "parentCarerViews", ap)) {
+    if (const ExportJson* pv = rec.Array(*a, "parentCarerViews", ap)) {
       const std::string vp = Rec::P(ap, "parentCarerViews");
       for (size_t i = 0; i < pv->size(); ++i) {
         const std::string xp = Rec::I(vp, i);
-        const Json& x = (*pv)[i];
+        const ExportJson& x = (*pv)[i];
         if (!x.is_object()) {
           rec.Err("wrong_type", xp, "must be an object");
           continue;
@@ -1950,11 +1953,11 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
   std::vector<cv1::TafMeeting> meetings;
   std::vector<Instant> meeting_times;
   int held_count = 0;
-  if (const Json* ms = rec.Array(c, "tafMeetings", path)) {
+  if (const ExportJson* ms = rec.Array(c, "tafMeetings", path)) {
     const std::string mp = Rec::P(path, "tafMeetings");
     for (size_t i = 0; i < ms->size(); ++i) {
       const std::string xp = Rec::I(mp, i);
-      const Json& x = (*ms)[i];
+      const ExportJson& x = (*ms)[i];
       if (!x.is_object()) {
         rec.Err("wrong_type", xp, "must be an object");
         continue;
@@ -1988,11 +1991,11 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
                                         : cv1::TAF_MEETING_KIND_UNSPECIFIED);
       }
       if (start) SetTime(*start, m.mutable_held_at());
-      if (const Json* at = rec.Array(x, "attendees", xp)) {
+      if (const ExportJson* at = rec.Array(x, "attendees", xp)) {
         const std::string tp = Rec::P(xp, "attendees");
         for (size_t k = 0; k < at->size(); ++k) {
           const std::string yp = Rec::I(tp, k);
-          const Json& y = (*at)[k];
+          const ExportJson& y = (*at)[k];
           if (!y.is_object()) {
             rec.Err("wrong_type", yp, "must be an object");
             continue;
@@ -2061,7 +2064,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
   // Plan (9.8, 10.5).
   std::optional<cv1::Plan> plan;
   std::optional<Instant> plan_modified;
-  if (const Json* p = rec.Object(c, "plan", path)) {
+  if (const ExportJson* p = rec.Object(c, "plan", path)) {
     const std::string pp = Rec::P(path, "plan");
     rec.Known(*p, pp,
               {"planId", "version", "agreedDate", "lastModified", "reviewDate",
@@ -2082,12 +2085,12 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
       SetDate(*d, pl.mutable_review_on());
     if (assessment) pl.set_assessment_id(assessment->assessment_id());
     bool open_actions = false;
-    if (const Json* acts = rec.Array(*p, "actions", pp, true)) {
+    if (const ExportJson* acts = rec.Array(*p, "actions", pp, true)) {
       const std::string ap = Rec::P(pp, "actions");
       std::set<std::string> action_ids;
       for (size_t i = 0; i < acts->size(); ++i) {
         const std::string xp = Rec::I(ap, i);
-        const Json& x = (*acts)[i];
+        const ExportJson& x = (*acts)[i];
         if (!x.is_object()) {
           rec.Err("wrong_type", xp, "must be an object");
           continue;
@@ -2139,7 +2142,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
           }
         }
         if (auto v = rec.Str(x, "action", xp, true)) a->set_what(*v);
-        if (const Json* o = rec.Object(x, "owner", xp)) {
+        if (const ExportJson* o = rec.Object(x, "owner", xp)) {
           const std::string op = Rec::P(xp, "owner");
           rec.Known(*o, op, {"staffId", "personId", "name", "role", "agency"});
           auto sid = rec.Str(*o, "staffId", op);
@@ -2201,7 +2204,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
   // Step-up (9.9, 10.4).
   std::optional<cv1::StepUpReferral> step_up;
   std::optional<Instant> submitted;
-  if (const Json* s = rec.Object(c, "stepUp", path)) {
+  if (const ExportJson* s = rec.Object(c, "stepUp", path)) {
     const std::string sp = Rec::P(path, "stepUp");
     rec.Known(
         *s, sp,
@@ -2298,7 +2301,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
     if (summary) hist->set_summary(*summary);
     *su.mutable_referral_source() = MakeCode(kRefSrcSystem, "5D", "");
     su.set_early_help_case_id(case_id);
-    if (const Json* o = rec.Object(*s, "outcome", sp)) {
+    if (const ExportJson* o = rec.Object(*s, "outcome", sp)) {
       const std::string op = Rec::P(sp, "outcome");
       rec.Known(*o, op,
                 {"decisionAt", "decision", "cscReference", "cinReferralDate",
@@ -2340,11 +2343,11 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
   // Documents (9.10, 3.4).
   std::vector<cv1::DocumentRef> documents;
   std::vector<Instant> document_times;
-  if (const Json* ds = rec.Array(c, "documents", path)) {
+  if (const ExportJson* ds = rec.Array(c, "documents", path)) {
     const std::string dp = Rec::P(path, "documents");
     for (size_t i = 0; i < ds->size(); ++i) {
       const std::string xp = Rec::I(dp, i);
-      const Json& x = (*ds)[i];
+      const ExportJson& x = (*ds)[i];
       if (!x.is_object()) {
         rec.Err("wrong_type", xp, "must be an object");
         continue;
@@ -2382,7 +2385,7 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
       } else if (created) {
         SetTime(*created, d.mutable_captured_at());
       }
-      if (const Json* o = rec.Object(x, "ocr", xp)) {
+      if (const ExportJson* o = rec.Object(x, "ocr", xp)) {
         const std::string op = Rec::P(xp, "ocr");
         rec.Known(*o, op, {"status", "language", "meanConfidence", "reason"});
         auto st = rec.Code(*o, "status", op, true, kOcrStatus, "ocrStatus");
@@ -2476,11 +2479,10 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
     out.events.push_back(std::move(pe));
     return &out.events.back().envelope;
   };
-  {
-    ex::Envelope* e = add(ex::EVENT_TYPE_CASE_OPENED, exported,
-                          "raise:case_opened:" + kid, true);
-    *e->mutable_case_opened() = ehc;
-  }
+  // CASE_OPENED is the first event; its payload (the whole case) is moved
+  // in at the end, once the other events have taken what they need from it.
+  add(ex::EVENT_TYPE_CASE_OPENED, exported, "raise:case_opened:" + kid, true);
+  const size_t case_opened_event = out.events.size() - 1;
   for (auto& cons : consents) {
     if (cons.scope_agency_ids_size() == 0 || cons.scope_purposes_size() == 0 ||
         cons.state() == cv1::CONSENT_STATE_UNSPECIFIED) {
@@ -2504,15 +2506,22 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
     caf.set_consent_id(info_sharing_consent);
     const std::string aid = KeyId(assessment->assessment_id());
     caf.set_status(cv1::ASSESSMENT_STATUS_IN_PROGRESS);
-    *add(ex::EVENT_TYPE_CAF_NOTIFICATION, exported, "raise:caf_started:" + aid,
-         true)
-         ->mutable_caf_notification() = caf;
-    if (assessment->has_completed_on()) {
+    const bool completed = assessment->has_completed_on();
+    cv1::CafNotification* started =
+        add(ex::EVENT_TYPE_CAF_NOTIFICATION, exported,
+            "raise:caf_started:" + aid, true)
+            ->mutable_caf_notification();
+    if (completed) {
+      *started = caf;  // the completed notice below starts from it
+    } else {
+      *started = std::move(caf);
+    }
+    if (completed) {
       caf.set_status(cv1::ASSESSMENT_STATUS_COMPLETED);
       *caf.mutable_completed_on() = assessment->completed_on();
       *add(ex::EVENT_TYPE_CAF_NOTIFICATION, exported,
            "raise:caf_completed:" + aid, true)
-           ->mutable_caf_notification() = caf;
+           ->mutable_caf_notification() = std::move(caf);
     }
     *add(ex::EVENT_TYPE_ASSESSMENT, exported,
          "raise:assessment:" + aid + ":" + Digest16(*assessment), false)
@@ -2560,6 +2569,8 @@ void Mapper::ReadCase(const Json& c, int index, const std::string& path) {
          true)
          ->mutable_case_closure() = std::move(cl);
   }
+  *out.events[case_opened_event].envelope.mutable_case_opened() =
+      std::move(ehc);
   std::sort(refs.begin(), refs.end());
   refs.erase(std::unique(refs.begin(), refs.end()), refs.end());
   result_->cases.push_back(std::move(out));
@@ -2586,7 +2597,7 @@ std::string Sha256Hex(std::string_view bytes) {
 ExportResult ParseExport(std::string_view bytes, const ExportOptions& options) {
   ExportResult result;
   try {
-    StrictJson parsed = ParseStrictJson(bytes);
+    StrictExportJson parsed = ParseStrictExportJson(bytes);
     if (!parsed.file_error.empty()) {
       result.file_error = parsed.file_error;
       result.file_error_rule = parsed.file_error_detail;
@@ -2610,7 +2621,7 @@ ExportResult ParseExport(std::string_view bytes, const ExportOptions& options) {
       }
     }
     Mapper mapper(options, &file, &result);
-    mapper.Run(parsed.root);
+    mapper.Run(*parsed.root);
     if (!result.file_error.empty()) {
       result.records.clear();
       result.cases.clear();

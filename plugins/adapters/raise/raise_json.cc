@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <exception>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace ehx::adapters::raise {
@@ -66,37 +67,54 @@ bool FixUnpairedSurrogates(std::string* text) {
   return replaced;
 }
 
-// Builds the DOM while tracking paths, duplicate members and depth.
-class Builder : public nlohmann::json_sax<Json> {
+// Builds the DOM while tracking duplicate members and depth. Paths are only
+// spelt out when a finding needs one: each open container remembers how it
+// was reached (member name or index), and ValuePath() walks that stack.
+template <class J>
+class Builder : public nlohmann::json_sax<J> {
  public:
-  Builder(int max_depth, bool track_fffd, StrictJson* out)
-      : max_depth_(max_depth), track_fffd_(track_fffd), out_(out) {}
+  using string_t = typename J::string_t;
+  using number_integer_t = typename J::number_integer_t;
+  using number_unsigned_t = typename J::number_unsigned_t;
+  using number_float_t = typename J::number_float_t;
+  using binary_t = typename J::binary_t;
 
-  bool null() override { return Value(Json(nullptr)); }
-  bool boolean(bool v) override { return Value(Json(v)); }
-  bool number_integer(number_integer_t v) override { return Value(Json(v)); }
-  bool number_unsigned(number_unsigned_t v) override { return Value(Json(v)); }
+  Builder(int max_depth, bool track_fffd, J* root, StrictJsonReport* out)
+      : max_depth_(max_depth),
+        track_fffd_(track_fffd),
+        root_(root),
+        out_(out) {}
+
+  bool null() override { return Value(J(nullptr)); }
+  bool boolean(bool v) override { return Value(J(v)); }
+  bool number_integer(number_integer_t v) override { return Value(J(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return Value(J(v)); }
   bool number_float(number_float_t v, const string_t&) override {
-    return Value(Json(v));
+    return Value(J(v));
   }
   bool string(string_t& v) override {
-    if (track_fffd_ && v.find("\xEF\xBF\xBD") != std::string::npos) {
+    if (track_fffd_ && v.find("\xEF\xBF\xBD") != string_t::npos) {
       out_->invalid_unicode.push_back(ValuePath());
     }
-    return Value(Json(std::move(v)));
+    return Value(J(std::move(v)));
   }
   bool binary(binary_t&) override { return false; }
-  bool start_object(std::size_t) override { return Open(Json::object()); }
+  bool start_object(std::size_t) override { return Open(J::object()); }
   bool key(string_t& k) override {
-    Json* top = stack_.back();
-    if (top->contains(k)) {
-      out_->duplicate_members.push_back(paths_.back() + "." + k);
+    // One lookup: insert the member (or find the one already there).
+    auto& object =
+        stack_.back().node->template get_ref<typename J::object_t&>();
+    auto [it, inserted] = object.try_emplace(k);
+    if (!inserted) {
+      out_->duplicate_members.push_back(Path(stack_.size()) + "." +
+                                        std::string(k.data(), k.size()));
     }
+    slot_ = &it->second;
     key_ = std::move(k);
     return true;
   }
   bool end_object() override { return Close(); }
-  bool start_array(std::size_t) override { return Open(Json::array()); }
+  bool start_array(std::size_t) override { return Open(J::array()); }
   bool end_array() override { return Close(); }
   bool parse_error(std::size_t position, const std::string&,
                    const nlohmann::detail::exception&) override {
@@ -109,61 +127,144 @@ class Builder : public nlohmann::json_sax<Json> {
   bool too_deep() const { return too_deep_; }
 
  private:
-  std::string ValuePath() const {
-    if (stack_.empty()) return "$";
-    const Json* top = stack_.back();
-    if (top->is_array()) {
-      return paths_.back() + "[" + std::to_string(top->size()) + "]";
+  struct Level {
+    J* node;
+    string_t key;      // member name in the parent object
+    size_t index = 0;  // position in the parent array
+    bool in_array = false;
+  };
+
+  // Path of the container at depth `n` (1 = the root): "$.cases[1].plan".
+  std::string Path(size_t n) const {
+    std::string p = "$";
+    for (size_t i = 1; i < n; ++i) {
+      const Level& l = stack_[i];
+      if (l.in_array) {
+        p += "[" + std::to_string(l.index) + "]";
+      } else {
+        p += ".";
+        p.append(l.key.data(), l.key.size());
+      }
     }
-    return paths_.back() + "." + key_;
+    return p;
   }
 
-  Json* Place(Json&& v) {
-    if (stack_.empty()) {
-      out_->root = std::move(v);
-      return &out_->root;
+  // Path of the value being placed.
+  std::string ValuePath() const {
+    if (stack_.empty()) return "$";
+    const J* top = stack_.back().node;
+    if (top->is_array()) {
+      return Path(stack_.size()) + "[" + std::to_string(top->size()) + "]";
     }
-    Json* top = stack_.back();
+    return Path(stack_.size()) + "." + std::string(key_.data(), key_.size());
+  }
+
+  J* Place(J&& v) {
+    if (stack_.empty()) {
+      *root_ = std::move(v);
+      return root_;
+    }
+    J* top = stack_.back().node;
     if (top->is_array()) {
       top->push_back(std::move(v));
       return &top->back();
     }
-    Json& slot = (*top)[key_];
-    slot = std::move(v);
-    return &slot;
+    *slot_ = std::move(v);
+    return slot_;
   }
 
-  bool Value(Json&& v) {
+  bool Value(J&& v) {
     Place(std::move(v));
     return true;
   }
 
-  bool Open(Json&& container) {
+  bool Open(J&& container) {
     if (static_cast<int>(stack_.size()) >= max_depth_) {
       too_deep_ = true;
       return false;
     }
-    std::string path = ValuePath();
-    Json* placed = Place(std::move(container));
-    stack_.push_back(placed);
-    paths_.push_back(std::move(path));
+    Level level;
+    if (!stack_.empty()) {
+      const J* top = stack_.back().node;
+      level.in_array = top->is_array();
+      if (level.in_array) {
+        level.index = top->size();
+      } else {
+        level.key = std::move(key_);
+      }
+    }
+    level.node = Place(std::move(container));
+    stack_.push_back(std::move(level));
     return true;
   }
 
   bool Close() {
     stack_.pop_back();
-    paths_.pop_back();
     return true;
   }
 
   const int max_depth_;
   const bool track_fffd_;
-  StrictJson* out_;
-  std::vector<Json*> stack_;
-  std::vector<std::string> paths_;
-  std::string key_;
+  J* root_;
+  StrictJsonReport* out_;
+  std::vector<Level> stack_;
+  J* slot_ = nullptr;  // the member named by the last key
+  string_t key_;
   bool too_deep_ = false;
 };
+
+// Shared by both ParseStrictJson flavours: BOM, UTF-8, surrogates, parse.
+// Returns false when the report holds a file error.
+template <class J>
+bool ParseInto(std::string_view bytes, int max_depth, J* root,
+               StrictJsonReport* out) {
+  if (bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xEF &&
+      static_cast<unsigned char>(bytes[1]) == 0xBB &&
+      static_cast<unsigned char>(bytes[2]) == 0xBF) {
+    bytes.remove_prefix(3);
+  }
+  if (!IsValidUtf8(bytes)) {
+    out->file_error = "file_not_utf8";
+    out->file_error_detail = "the file is not valid UTF-8";
+    return false;
+  }
+  std::string text(bytes);
+  const bool replaced = FixUnpairedSurrogates(&text);
+  Builder<J> builder(max_depth, replaced, root, out);
+  bool ok = false;
+  try {
+    if constexpr (std::is_same_v<J, Json>) {
+      ok = J::sax_parse(text, &builder, J::input_format_t::json,
+                        /*strict=*/true);
+    } else {
+      // The same JSON parser nlohmann::json::sax_parse runs, called
+      // directly: sax_parse also instantiates the binary (CBOR, ...)
+      // readers, which do not compile with a non-std::string string type.
+      auto input = nlohmann::detail::input_adapter(text);
+      ok = nlohmann::detail::parser<J, decltype(input)>(
+               std::move(input), nullptr, /*allow_exceptions_=*/true,
+               /*skip_comments=*/false)
+               .sax_parse(&builder, /*strict=*/true);
+    }
+  } catch (const std::exception&) {
+    ok = false;
+  }
+  if (builder.too_deep()) {
+    *out = StrictJsonReport();
+    out->file_error = "too_deep";
+    out->file_error_detail =
+        "nesting deeper than " + std::to_string(max_depth) + " levels";
+    return false;
+  }
+  if (!ok) {
+    if (out->file_error.empty()) {
+      out->file_error = "file_not_json";
+      out->file_error_detail = "not well-formed JSON";
+    }
+    return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -206,41 +307,20 @@ bool IsValidUtf8(std::string_view s) {
 
 StrictJson ParseStrictJson(std::string_view bytes, int max_depth) {
   StrictJson out;
-  if (bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xEF &&
-      static_cast<unsigned char>(bytes[1]) == 0xBB &&
-      static_cast<unsigned char>(bytes[2]) == 0xBF) {
-    bytes.remove_prefix(3);
+  if (!ParseInto<Json>(bytes, max_depth, &out.root, &out)) out.root = Json();
+  return out;
+}
+
+StrictExportJson ParseStrictExportJson(std::string_view bytes, int max_depth) {
+  StrictExportJson out;
+  out.document = std::make_unique<::ehx::sdk::ArenaJsonDocument>(bytes.size());
+  bool ok;
+  {
+    ::ehx::sdk::ArenaJsonDocument::Building building(out.document.get());
+    ok = ParseInto<ExportJson>(bytes, max_depth, out.document->NewRoot(), &out);
   }
-  if (!IsValidUtf8(bytes)) {
-    out.file_error = "file_not_utf8";
-    out.file_error_detail = "the file is not valid UTF-8";
-    return out;
-  }
-  std::string text(bytes);
-  const bool replaced = FixUnpairedSurrogates(&text);
-  Builder builder(max_depth, replaced, &out);
-  bool ok = false;
-  try {
-    ok = Json::sax_parse(text, &builder, Json::input_format_t::json,
-                         /*strict=*/true);
-  } catch (const std::exception&) {
-    ok = false;
-  }
-  if (builder.too_deep()) {
-    out = StrictJson();
-    out.file_error = "too_deep";
-    out.file_error_detail =
-        "nesting deeper than " + std::to_string(max_depth) + " levels";
-    return out;
-  }
-  if (!ok) {
-    if (out.file_error.empty()) {
-      out.file_error = "file_not_json";
-      out.file_error_detail = "not well-formed JSON";
-    }
-    out.root = Json();
-    return out;
-  }
+  // A half-built tree stays in the arena (never read, never destroyed).
+  out.root = ok ? &out.document->root() : nullptr;
   return out;
 }
 

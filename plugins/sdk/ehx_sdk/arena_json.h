@@ -11,11 +11,14 @@
 // document goes away. Same library, same parser, same grammar, same errors:
 // only the allocator differs.
 //
-// Contract: an ArenaJson value may only be created, copied or destroyed on
-// the thread that owns an ArenaJsonDocument, while that document is alive
-// (the allocator finds its arena through a thread-local pointer that the
-// document sets). Values made outside any document use plain new/delete.
-// Documents nest (the innermost is current). Not copyable or movable.
+// Contract: the allocator finds its arena through a thread-local pointer
+// that is set only while a document is being built (Parse, or a Building
+// scope for a custom SAX builder). Values made while building live in the
+// arena and must never be destroyed or modified once building ends (only
+// read: the root is never destroyed, the arena goes away whole). Values made
+// at any other time (copies taken while walking, dump()) use plain
+// new/delete and are freed normally. Building scopes nest. A document is
+// neither copyable nor movable; hold it by pointer to move it around.
 // Header-only, standard library and nlohmann-json3-dev only.
 #ifndef EHX_SDK_ARENA_JSON_H_
 #define EHX_SDK_ARENA_JSON_H_
@@ -85,25 +88,43 @@ class ArenaJsonDocument {
  public:
   // `size_hint`: the JSON text's size; the first block is sized from it.
   explicit ArenaJsonDocument(std::size_t size_hint = 0)
-      : arena_(std::max<std::size_t>(4096, size_hint * 2)),
-        previous_(arena_json_internal::current_arena) {
-    arena_json_internal::current_arena = &arena_;
-  }
-  ~ArenaJsonDocument() {
-    // The root is deliberately not destroyed: every byte it owns is in
-    // arena_, which releases its blocks when it is destroyed below.
-    arena_json_internal::current_arena = previous_;
-  }
+      : arena_(std::max<std::size_t>(4096, size_hint * 2)) {}
+  // The root is deliberately not destroyed: every byte it owns is in
+  // arena_, which releases its blocks as a whole.
+  ~ArenaJsonDocument() = default;
   ArenaJsonDocument(const ArenaJsonDocument&) = delete;
   ArenaJsonDocument& operator=(const ArenaJsonDocument&) = delete;
+
+  // While alive, ArenaJson values made on this thread come from `doc`.
+  class Building {
+   public:
+    explicit Building(ArenaJsonDocument* doc)
+        : previous_(arena_json_internal::current_arena) {
+      arena_json_internal::current_arena = &doc->arena_;
+    }
+    ~Building() { arena_json_internal::current_arena = previous_; }
+    Building(const Building&) = delete;
+    Building& operator=(const Building&) = delete;
+
+   private:
+    std::pmr::memory_resource* previous_;
+  };
+
+  // A null value in the arena, never destroyed: the root slot for a custom
+  // SAX builder (fill it inside a Building scope).
+  ArenaJson* NewRoot() {
+    root_ = new (arena_.allocate(sizeof(ArenaJson), alignof(ArenaJson)))
+        ArenaJson();
+    return root_;
+  }
 
   // Parses `text` as one JSON value (nlohmann::json::parse with exceptions
   // off). Returns false when the text is not JSON; root() is then
   // discarded.
   bool Parse(std::string_view text) {
-    root_ = new (arena_.allocate(sizeof(ArenaJson), alignof(ArenaJson)))
-        ArenaJson(ArenaJson::parse(text.begin(), text.end(), nullptr,
-                                   /*allow_exceptions=*/false));
+    Building building(this);
+    *NewRoot() = ArenaJson::parse(text.begin(), text.end(), nullptr,
+                                  /*allow_exceptions=*/false);
     return !root_->is_discarded();
   }
 
@@ -112,7 +133,6 @@ class ArenaJsonDocument {
 
  private:
   std::pmr::monotonic_buffer_resource arena_;
-  std::pmr::memory_resource* previous_;
   ArenaJson* root_ = nullptr;
   const ArenaJson null_;
 };
