@@ -609,6 +609,13 @@ class Mapper {
                                Rec* rec, std::vector<int>* refs);
   void MarkRecordDuplicates(RecordReport* r, const std::string& path, Rec* rec);
 
+  // A message on the result's arena (lives as long as the result; never
+  // deleted on its own).
+  template <class M>
+  M* New() {
+    return google::protobuf::Arena::CreateMessage<M>(result_->arena.get());
+  }
+
   std::string RaiseId(std::string_view kind) const {
     return "urn:ehx:id:agency:" + options_.agency_id + ":raise-" +
            std::string(kind);
@@ -1327,7 +1334,7 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
     }
   };
 
-  cv1::EarlyHelpCase ehc;
+  cv1::EarlyHelpCase& ehc = *New<cv1::EarlyHelpCase>();
   ehc.set_case_id(case_id);
   {
     auto* ident = ehc.add_identifiers();
@@ -1565,7 +1572,7 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
   }
 
   // Consents (10.1).
-  std::vector<cv1::Consent> consents;
+  std::vector<cv1::Consent*> consents;  // on the result's arena
   std::string info_sharing_consent;
   if (const ExportJson* cs = rec.Array(c, "consents", path)) {
     const std::string cp = Rec::P(path, "consents");
@@ -1608,7 +1615,7 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
       auto notes = rec.Str(x, "notes", xp);
       if (given_by) PersonRef(*given_by, Rec::P(xp, "givenBy"), &rec, &refs);
       if (!id) continue;
-      cv1::Consent out_c;
+      cv1::Consent& out_c = *New<cv1::Consent>();
       out_c.set_consent_id(*id);
       out_c.set_case_id(case_id);
       if (given_by) out_c.set_given_by_person_id(*given_by);
@@ -1678,13 +1685,13 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
           *type == "information_sharing" && state == "given") {
         info_sharing_consent = *id;
       }
-      consents.push_back(std::move(out_c));
+      consents.push_back(&out_c);
     }
   }
 
   // Assessment (9.6).
-  std::optional<cv1::Assessment> assessment;
-  std::set<std::string> assessed_refs;  // for assessmentRef resolution
+  cv1::Assessment* assessment = nullptr;  // on the result's arena
+  std::set<std::string> assessed_refs;    // for assessmentRef resolution
   if (const ExportJson* a = rec.Object(c, "assessment", path)) {
     const std::string ap = Rec::P(path, "assessment");
     rec.Known(*a, ap,
@@ -1693,7 +1700,7 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
                "currentFamilyAndHomeSituation", "childAssessments",
                "parentsAndCarers", "familyAndEnvironmental", "voiceOfChild",
                "parentCarerViews", "analysis", "outcomesSought"});
-    cv1::Assessment as;
+    cv1::Assessment& as = *New<cv1::Assessment>();
     as.set_case_id(case_id);
     if (auto id = rec.Id(*a, "assessmentId", ap, true)) {
       as.set_assessment_id(*id);
@@ -1946,11 +1953,11 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
     }
     if (!info_sharing_consent.empty()) as.set_consent_id(info_sharing_consent);
     *as.mutable_level_of_need() = ehc.level_of_need();
-    assessment = std::move(as);
+    assessment = &as;
   }
 
   // TAF meetings (9.7, 10.6).
-  std::vector<cv1::TafMeeting> meetings;
+  std::vector<cv1::TafMeeting*> meetings;  // on the result's arena
   std::vector<Instant> meeting_times;
   int held_count = 0;
   if (const ExportJson* ms = rec.Array(c, "tafMeetings", path)) {
@@ -1966,7 +1973,7 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
           x, xp,
           {"meetingId", "type", "status", "start", "end", "venue", "chair",
            "attendees", "decisions", "nextMeetingDate", "minutesDocumentId"});
-      cv1::TafMeeting m;
+      cv1::TafMeeting& m = *New<cv1::TafMeeting>();
       m.set_case_id(case_id);
       auto id = rec.Id(x, "meetingId", xp, true);
       if (id) {
@@ -2055,21 +2062,21 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
       const bool held = !st || *st == "held";
       if (held && start) {
         ++held_count;
-        meetings.push_back(std::move(m));
+        meetings.push_back(&m);
         meeting_times.push_back(*start);
       }
     }
   }
 
   // Plan (9.8, 10.5).
-  std::optional<cv1::Plan> plan;
+  cv1::Plan* plan = nullptr;  // on the result's arena
   std::optional<Instant> plan_modified;
   if (const ExportJson* p = rec.Object(c, "plan", path)) {
     const std::string pp = Rec::P(path, "plan");
     rec.Known(*p, pp,
               {"planId", "version", "agreedDate", "lastModified", "reviewDate",
                "actions"});
-    cv1::Plan pl;
+    cv1::Plan& pl = *New<cv1::Plan>();
     pl.set_case_id(case_id);
     if (auto id = rec.Id(*p, "planId", pp, true)) {
       pl.set_plan_id(*id);
@@ -2198,11 +2205,11 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
       rec.Info("open_actions_on_closed_case", Rec::P(pp, "actions"),
                "a closed case lists open actions; kept as exported");
     }
-    plan = std::move(pl);
+    plan = &pl;
   }
 
   // Step-up (9.9, 10.4).
-  std::optional<cv1::StepUpReferral> step_up;
+  cv1::StepUpReferral* step_up = nullptr;  // on the result's arena
   std::optional<Instant> submitted;
   if (const ExportJson* s = rec.Object(c, "stepUp", path)) {
     const std::string sp = Rec::P(path, "stepUp");
@@ -2214,7 +2221,7 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
          "parentalConsentToReferral", "consentNotRequiredReason",
          "fatherInformed", "fatherNotInformedReason", "levelOfNeedAtReferral",
          "earlyHelpSummary", "agenciesInvolved", "attachments", "outcome"});
-    cv1::StepUpReferral su;
+    cv1::StepUpReferral& su = *New<cv1::StepUpReferral>();
     if (auto id = rec.Id(*s, "referralId", sp, true)) {
       su.set_referral_id(*id);
       unique_id(*id, Rec::P(sp, "referralId"));
@@ -2332,7 +2339,7 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
         }
       }
     }
-    step_up = std::move(su);
+    step_up = &su;
   }
   if (closed && closure_reason && *closure_reason == "stepped_up_to_csc" &&
       !step_up) {
@@ -2341,7 +2348,7 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
   }
 
   // Documents (9.10, 3.4).
-  std::vector<cv1::DocumentRef> documents;
+  std::vector<cv1::DocumentRef*> documents;  // on the result's arena
   std::vector<Instant> document_times;
   if (const ExportJson* ds = rec.Array(c, "documents", path)) {
     const std::string dp = Rec::P(path, "documents");
@@ -2356,7 +2363,7 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
           x, xp,
           {"documentId", "title", "source", "mimeType", "pages", "scannedAt",
            "scanner", "createdAt", "ocr", "linkedTo", "sha256", "contentFile"});
-      cv1::DocumentRef d;
+      cv1::DocumentRef& d = *New<cv1::DocumentRef>();
       d.set_case_id(case_id);
       auto id = rec.Id(x, "documentId", xp, true);
       if (id) {
@@ -2438,7 +2445,7 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
       }
       // Documents Raise received from the gateway are not echoed back.
       if (id && (!source || *source != "imported")) {
-        documents.push_back(std::move(d));
+        documents.push_back(&d);
         document_times.push_back(scanned   ? *scanned
                                  : created ? *created
                                            : exported);
@@ -2455,7 +2462,8 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
   // scope_agencies only; a raw scope value is a service, not an agency).
   {
     std::set<std::string> involved;
-    for (const auto& cons : consents) {
+    for (const cv1::Consent* given : consents) {
+      const cv1::Consent& cons = *given;
       if (cons.state() != cv1::CONSENT_STATE_GIVEN) continue;
       for (const auto& [scope, agency] : options_.scope_agencies) {
         for (const auto& a : cons.scope_agency_ids()) {
@@ -2470,20 +2478,21 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
   const std::string kid = KeyId(case_id);
   auto add = [&](ex::EventType type, const Instant& at, std::string key,
                  bool once_only) -> ex::Envelope* {
-    PlannedEvent pe;
+    PlannedEvent pe(New<ex::Envelope>());
     pe.once_only = once_only;
     pe.envelope.set_event_type(type);
     pe.envelope.set_case_ref(case_id);
     SetTime(at, pe.envelope.mutable_occurred_at());
     pe.envelope.set_idempotency_key(std::move(key));
-    out.events.push_back(std::move(pe));
+    out.events.push_back(pe);
     return &out.events.back().envelope;
   };
   // CASE_OPENED is the first event; its payload (the whole case) is moved
   // in at the end, once the other events have taken what they need from it.
   add(ex::EVENT_TYPE_CASE_OPENED, exported, "raise:case_opened:" + kid, true);
   const size_t case_opened_event = out.events.size() - 1;
-  for (auto& cons : consents) {
+  for (cv1::Consent* each : consents) {
+    cv1::Consent& cons = *each;
     if (cons.scope_agency_ids_size() == 0 || cons.scope_purposes_size() == 0 ||
         cons.state() == cv1::CONSENT_STATE_UNSPECIFIED) {
       continue;  // not_sought / pending / no scope: kept on the case only
@@ -2495,7 +2504,7 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
     *e->mutable_consent() = std::move(cons);
   }
   if (assessment) {
-    cv1::CafNotification caf;
+    cv1::CafNotification& caf = *New<cv1::CafNotification>();
     caf.set_assessment_id(assessment->assessment_id());
     *caf.mutable_level_of_need() = ehc.level_of_need();
     *caf.mutable_lead_practitioner() = ehc.lead_practitioner();
@@ -2529,12 +2538,12 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
   }
   for (size_t i = 0; i < meetings.size(); ++i) {
     if (plan) {
-      meetings[i].set_plan_id(plan->plan_id());
+      meetings[i]->set_plan_id(plan->plan_id());
     }
-    const std::string key = "raise:taf:" + KeyId(meetings[i].meeting_id()) +
-                            ":" + Digest16(meetings[i]);
+    const std::string key = "raise:taf:" + KeyId(meetings[i]->meeting_id()) +
+                            ":" + Digest16(*meetings[i]);
     *add(ex::EVENT_TYPE_TAF_MEETING, meeting_times[i], key, false)
-         ->mutable_taf_meeting() = std::move(meetings[i]);
+         ->mutable_taf_meeting() = std::move(*meetings[i]);
   }
   if (plan) {
     const std::string key = "raise:plan:" + KeyId(plan->plan_id()) + ":v" +
@@ -2546,10 +2555,10 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
   }
   for (size_t i = 0; i < documents.size(); ++i) {
     const std::string key =
-        "raise:document:" + KeyId(documents[i].document_id()) + ":" +
-        Digest16(documents[i]);
+        "raise:document:" + KeyId(documents[i]->document_id()) + ":" +
+        Digest16(*documents[i]);
     *add(ex::EVENT_TYPE_DOCUMENT_ATTACHED, document_times[i], key, false)
-         ->mutable_document() = std::move(documents[i]);
+         ->mutable_document() = std::move(*documents[i]);
   }
   if (step_up) {
     const std::string rid = KeyId(step_up->referral_id());
@@ -2560,7 +2569,7 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
     *e->mutable_step_up_referral() = std::move(*step_up);
   }
   if (closed && closed_at) {
-    cv1::CaseClosure cl;
+    cv1::CaseClosure& cl = *New<cv1::CaseClosure>();
     cl.set_reason(closure_reason.value_or(""));
     cl.set_reason_code(MapClosure(closure_reason.value_or("")));
     *cl.mutable_closed_on() = ehc.closed_on();
@@ -2576,6 +2585,17 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
   result_->cases.push_back(std::move(out));
   result_->case_refs.push_back(std::move(refs));
   finish(true);
+}
+
+}  // namespace
+
+namespace {
+
+std::shared_ptr<google::protobuf::Arena> NewEnvelopeArena() {
+  google::protobuf::ArenaOptions o;
+  o.start_block_size = 16 << 10;
+  o.max_block_size = 256 << 10;
+  return std::make_shared<google::protobuf::Arena>(o);
 }
 
 }  // namespace
@@ -2596,6 +2616,7 @@ std::string Sha256Hex(std::string_view bytes) {
 
 ExportResult ParseExport(std::string_view bytes, const ExportOptions& options) {
   ExportResult result;
+  result.arena = NewEnvelopeArena();
   try {
     StrictExportJson parsed = ParseStrictExportJson(bytes);
     if (!parsed.file_error.empty()) {
@@ -2629,6 +2650,7 @@ ExportResult ParseExport(std::string_view bytes, const ExportOptions& options) {
     }
   } catch (const std::exception&) {
     result = ExportResult();
+    result.arena = NewEnvelopeArena();
     result.file_error = "file_not_json";
     result.file_error_rule = "the file could not be processed";
   }

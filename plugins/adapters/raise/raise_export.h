@@ -18,6 +18,7 @@
 #define EHX_ADAPTERS_RAISE_RAISE_EXPORT_H_
 
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,7 +47,10 @@ struct RecordReport {
 
 // One envelope to publish.
 struct PlannedEvent {
-  ehxpb::exchange::v1::Envelope envelope;
+  explicit PlannedEvent(ehxpb::exchange::v1::Envelope* e) : envelope(*e) {}
+  // On the ExportResult's arena: valid while the result (or a copy of it)
+  // is alive.
+  ehxpb::exchange::v1::Envelope& envelope;
   // Published at most once per Raise record (case opened, CAF started /
   // completed, step-up, closure): a later export with changed content
   // reuses the key, and the gateway's ALREADY_EXISTS means "already done".
@@ -79,6 +83,11 @@ struct ExportOptions {
 };
 
 struct ExportResult {
+  // Owns every envelope in `cases` (and the messages they were built from):
+  // one protobuf arena per export, so that the tens of thousands of
+  // envelopes of a large export are neither allocated nor freed one string
+  // at a time. Shared by copies of the result.
+  std::shared_ptr<google::protobuf::Arena> arena;
   // Empty, or a section 7.2 code: the file is refused and nothing stored.
   std::string file_error;
   std::string file_error_rule;
