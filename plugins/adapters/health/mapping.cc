@@ -780,6 +780,22 @@ class Hl7Mapper {
 
 }  // namespace
 
+namespace {
+
+std::shared_ptr<google::protobuf::Arena> NewRecordArena(size_t first_block) {
+  google::protobuf::ArenaOptions o;
+  o.start_block_size = first_block;
+  o.max_block_size = 64 << 10;
+  return std::make_shared<google::protobuf::Arena>(o);
+}
+
+}  // namespace
+
+MappedRecord::MappedRecord(std::shared_ptr<google::protobuf::Arena> a)
+    : arena(a ? std::move(a) : NewRecordArena(2048)),
+      envelope(*google::protobuf::Arena::CreateMessage<Envelope>(arena.get())) {
+}
+
 std::string LocalSystem(const MapOptions& options, std::string_view kind) {
   return "urn:ehx:id:agency:" + options.agency_id + ":" + std::string(kind);
 }
@@ -851,8 +867,10 @@ bool MapFhir(std::string_view body, const MapOptions& options,
     if (entries == nullptr) return true;
     const std::string patient_system = LocalSystem(options, "fhir-patient-id");
     records->reserve(entries->size());
+    // One arena for every envelope of the body.
+    const auto arena = NewRecordArena(16 << 10);
     for (size_t i = 0; i < entries->size(); ++i) {
-      MappedRecord rec;
+      MappedRecord rec(arena);
       rec.position = "Bundle.entry[" + std::to_string(i) + "]";
       const json* resource = Member((*entries)[i], "resource");
       const std::string_view rtype =

@@ -5,6 +5,7 @@
 #ifndef EHX_ADAPTERS_HEALTH_MAPPING_H_
 #define EHX_ADAPTERS_HEALTH_MAPPING_H_
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,12 +31,20 @@ struct MapOptions {
 
 // One record of the input, mapped or not.
 struct MappedRecord {
+  // The envelope goes on `arena` (shared with the other records of one
+  // body), or on a new arena when null.
+  explicit MappedRecord(
+      std::shared_ptr<google::protobuf::Arena> arena = nullptr);
   // Where in the input: "Patient", "Bundle.entry[2]", "message <ctrl id>".
   std::string position;
   // False when the record must be dropped (errors say why).
   bool ok = false;
+  // Owns `envelope`: protobuf arena allocation instead of one heap block
+  // per string field and sub-message (the mapping is allocation-bound).
+  // Copies of a record share the envelope.
+  std::shared_ptr<google::protobuf::Arena> arena;
   // The PersonUpdate envelope (case_ref set only when the record named it).
-  Envelope envelope;
+  Envelope& envelope;
   // The sender-local person id (the identity state key), may be empty.
   std::string local_id;
   // Native name of the NHS number element ("PID-3", "Patient.identifier").
