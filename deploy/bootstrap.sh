@@ -11,7 +11,7 @@ PACKAGES=(
   libabsl-dev libssl-dev libsqlite3-dev sqlite3 libyaml-cpp-dev libcli11-dev
   libspdlog-dev libboost-dev libgtest-dev libgmock-dev nlohmann-json3-dev
   python3-grpcio python3-protobuf libexpat1-dev tzdata clang-14 libclang-rt-14-dev
-  python3-jsonschema
+  python3-jsonschema libxxhash-dev
 )
 
 missing=()

@@ -7,7 +7,10 @@
 #ifndef EHX_ADAPTERS_SCHOOL_CTF_MAPPER_H_
 #define EHX_ADAPTERS_SCHOOL_CTF_MAPPER_H_
 
+#include <google/protobuf/arena.h>
+
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,12 +42,14 @@ struct MappedPupil {
   bool no_open_case = false;
   std::string case_ref;
   // Ready to publish, idempotency keys set, in publishing order (pupil,
-  // contacts, attendance years).
-  std::vector<Envelope> envelopes;
+  // contacts, attendance years). Owned by MappedCtf::arena.
+  std::vector<Envelope*> envelopes;
   std::vector<RecordError> errors;
 };
 
 struct MappedCtf {
+  // Owns every envelope of `pupils` (declared first: destroyed last).
+  std::unique_ptr<google::protobuf::Arena> arena;
   // Whole-file refusal (nothing may be published) when non-empty.
   std::string file_rule;
   std::string file_message;
@@ -54,9 +59,10 @@ struct MappedCtf {
 };
 
 // Maps every pupil. Deterministic: the same file and options always give
-// the same envelopes and keys (keys hash the native record id and the
-// envelope content, so a re-read publishes nothing new and a changed
-// record gets a new key).
+// the same envelopes and keys (keys hash the native record id and a digest
+// of the record's bytes as in the file with the file's Header and the
+// mapping context, so a re-read publishes nothing new and a changed record
+// gets a new key; see README "Idempotency keys").
 MappedCtf MapCtf(const CtfFile& file, const MapOptions& options);
 
 }  // namespace ehx::adapters::school

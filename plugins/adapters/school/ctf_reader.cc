@@ -1,5 +1,8 @@
 #include "ctf_reader.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include <algorithm>
 #include <initializer_list>
 #include <string>
@@ -9,229 +12,266 @@
 namespace ehx::adapters::school {
 namespace {
 
-std::string Text(const XmlElement* e) {
-  return e == nullptr ? std::string() : std::string(TrimXml(e->text));
-}
+using Tree = FlatXmlTree;
+constexpr int kNone = FlatXmlTree::kNone;
 
 // Records "<path>/<name>" for every child of `e` not in `known` (once).
-void NoteUnknown(const XmlElement& e, std::string_view path,
+void NoteUnknown(const Tree& t, int e, std::string_view path,
                  std::initializer_list<std::string_view> known,
                  std::vector<std::string>* out) {
-  for (const XmlElement& c : e.children) {
-    if (std::find(known.begin(), known.end(), c.name) != known.end()) continue;
-    std::string p = std::string(path) + "/" + c.name;
+  for (int c = t.FirstChild(e); c != kNone; c = t.NextSibling(c)) {
+    const std::string_view name = t.Name(c);
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    std::string p = std::string(path) + "/" + std::string(name);
     if (std::find(out->begin(), out->end(), p) == out->end()) {
       out->push_back(std::move(p));
     }
   }
 }
 
-CtfSchool ReadSchool(const XmlElement* e) {
+CtfSchool ReadSchool(const Tree& t, int e) {
   CtfSchool s;
-  if (e == nullptr) return s;
-  s.lea = e->ChildText("LEA");
-  s.estab = e->ChildText("Estab");
-  s.urn = e->ChildText("URN");
-  s.name = e->ChildText("SchoolName");
-  s.academic_year = e->ChildText("AcademicYear");
+  if (e == kNone) return s;
+  s.lea = t.ChildString(e, "LEA");
+  s.estab = t.ChildString(e, "Estab");
+  s.urn = t.ChildString(e, "URN");
+  s.name = t.ChildString(e, "SchoolName");
+  s.academic_year = t.ChildString(e, "AcademicYear");
   return s;
 }
 
-void ReadPhones(const XmlElement* phones, std::vector<CtfPhone>* out) {
-  if (phones == nullptr) return;
-  for (const XmlElement& p : phones->children) {
-    if (p.name != "Phone") continue;
-    out->push_back({p.ChildText("TelephoneType"), p.ChildText("PhoneNo")});
+void ReadPhones(const Tree& t, int phones, std::vector<CtfPhone>* out) {
+  if (phones == kNone) return;
+  for (int p = t.FirstChild(phones); p != kNone; p = t.NextSibling(p)) {
+    if (t.Name(p) != "Phone") continue;
+    out->push_back(
+        {t.ChildString(p, "TelephoneType"), t.ChildString(p, "PhoneNo")});
   }
 }
 
-void ReadAddress(const XmlElement* a, CtfAddress* out) {
-  if (a == nullptr) return;
+void ReadAddress(const Tree& t, int a, CtfAddress* out) {
+  if (a == kNone) return;
   out->present = true;
-  if (const XmlElement* bs = a->Child("BS7666Address")) {
+  if (const int bs = t.Child(a, "BS7666Address"); bs != kNone) {
     out->bs7666 = true;
-    out->saon = bs->ChildText("SAON");
-    out->paon = bs->ChildText("PAON");
-    out->street = bs->ChildText("Street");
-    out->locality = bs->ChildText("Locality");
-    out->town = bs->ChildText("Town");
-    out->administrative_area = bs->ChildText("AdministrativeArea");
-    out->post_town = bs->ChildText("PostTown");
-    out->uprn = bs->ChildText("UniquePropertyReferenceNumber");
+    out->saon = t.ChildString(bs, "SAON");
+    out->paon = t.ChildString(bs, "PAON");
+    out->street = t.ChildString(bs, "Street");
+    out->locality = t.ChildString(bs, "Locality");
+    out->town = t.ChildString(bs, "Town");
+    out->administrative_area = t.ChildString(bs, "AdministrativeArea");
+    out->post_town = t.ChildString(bs, "PostTown");
+    out->uprn = t.ChildString(bs, "UniquePropertyReferenceNumber");
   }
-  if (const XmlElement* lines = a->Child("AddressLines")) {
-    for (const XmlElement& l : lines->children) {
-      if (l.name.rfind("AddressLine", 0) == 0) {
-        std::string t(TrimXml(l.text));
-        if (!t.empty()) out->lines.push_back(std::move(t));
+  if (const int lines = t.Child(a, "AddressLines"); lines != kNone) {
+    for (int l = t.FirstChild(lines); l != kNone; l = t.NextSibling(l)) {
+      if (t.Name(l).rfind("AddressLine", 0) == 0) {
+        const std::string_view v = t.Text(l);
+        if (!v.empty()) out->lines.emplace_back(v);
       }
     }
   }
-  out->county = a->ChildText("County");
-  out->postcode = a->ChildText("PostCode");
-  out->zip = a->ChildText("Zip");
-  out->country = a->ChildText("Country");
+  out->county = t.ChildString(a, "County");
+  out->postcode = t.ChildString(a, "PostCode");
+  out->zip = t.ChildString(a, "Zip");
+  out->country = t.ChildString(a, "Country");
 }
 
 // Sex, or the legacy Gender element.
-void ReadSex(const XmlElement& e, std::string* value, std::string* element) {
-  if (const XmlElement* s = e.Child("Sex")) {
-    *value = Text(s);
+void ReadSex(const Tree& t, int e, std::string* value, std::string* element) {
+  if (const int s = t.Child(e, "Sex"); s != kNone) {
+    *value = std::string(t.Text(s));
     if (element) *element = "Sex";
-  } else if (const XmlElement* g = e.Child("Gender")) {
-    *value = Text(g);
+  } else if (const int g = t.Child(e, "Gender"); g != kNone) {
+    *value = std::string(t.Text(g));
     if (element) *element = "Gender";
   }
 }
 
-std::string NhsExtension(const XmlElement& e) {
+std::string NhsExtension(const Tree& t, int e) {
   for (const char* n : {"NHSnumber", "NHSNumber", "NHSNo"}) {
-    if (const XmlElement* c = e.Child(n)) return Text(c);
+    if (const int c = t.Child(e, n); c != kNone) return std::string(t.Text(c));
   }
   return {};
 }
 
-CtfContact ReadContact(const XmlElement& c, const std::string& path,
+uint64_t SpanDigest(std::string_view bytes, size_t begin, size_t end) {
+  if (end > bytes.size() || begin > end) return 0;
+  return XXH3_64bits(bytes.data() + begin, end - begin);
+}
+
+CtfContact ReadContact(const Tree& t, int c, std::string_view bytes,
+                       const std::string& path,
                        std::vector<std::string>* unknown) {
   CtfContact out;
-  out.line = c.line;
-  out.order = c.ChildText("Order");
-  out.title = c.ChildText("Title");
-  out.surname = c.ChildText("Surname");
-  out.forename = c.ChildText("Forename");
-  out.middle_names = c.ChildText("MiddleNames");
-  ReadSex(c, &out.sex, nullptr);
-  out.relationship = c.ChildText("Relationship");
-  out.responsibility = c.ChildText("Responsibility");
-  if (const XmlElement* a = c.Child("Address")) {
-    if (const XmlElement* as = a->Child("AddressAsPupil")) {
-      const std::string v(TrimXml(as->text));
+  out.line = t.Line(c);
+  out.order = t.ChildString(c, "Order");
+  out.title = t.ChildString(c, "Title");
+  out.surname = t.ChildString(c, "Surname");
+  out.forename = t.ChildString(c, "Forename");
+  out.middle_names = t.ChildString(c, "MiddleNames");
+  ReadSex(t, c, &out.sex, nullptr);
+  out.relationship = t.ChildString(c, "Relationship");
+  out.responsibility = t.ChildString(c, "Responsibility");
+  if (const int a = t.Child(c, "Address"); a != kNone) {
+    if (const int as = t.Child(a, "AddressAsPupil"); as != kNone) {
+      const std::string_view v = t.Text(as);
       out.address_as_pupil =
           v == "true" || v == "1" || v == "Y" || v == "Yes" || v.empty();
     }
-    if (!out.address_as_pupil) ReadAddress(a, &out.address);
+    if (!out.address_as_pupil) ReadAddress(t, a, &out.address);
   }
-  ReadPhones(c.Child("Phones"), &out.phones);
-  out.email = c.ChildText("Email");
+  ReadPhones(t, t.Child(c, "Phones"), &out.phones);
+  out.email = t.ChildString(c, "Email");
+  out.native_digest = SpanDigest(bytes, t.Begin(c), t.End(c));
   NoteUnknown(
-      c, path,
+      t, c, path,
       {"Order", "Title", "Surname", "Forename", "MiddleNames", "Sex", "Gender",
        "Relationship", "Responsibility", "Address", "Phones", "Email"},
       unknown);
   return out;
 }
 
-CtfPupil ReadPupil(const XmlElement& p, int index) {
+// The digests of the pupil's bytes without some of its direct children.
+void PupilDigests(const Tree& t, std::string_view bytes, CtfPupil* out) {
+  XXH3_state_t without_attendance, core;
+  XXH3_64bits_reset(&without_attendance);
+  XXH3_64bits_reset(&core);
+  size_t at_wa = t.Begin(0), at_core = t.Begin(0);
+  const size_t end = std::min(t.End(0), bytes.size());
+  if (at_wa > end) return;
+  auto feed = [&](XXH3_state_t* s, size_t* at, size_t upto) {
+    if (upto > *at) XXH3_64bits_update(s, bytes.data() + *at, upto - *at);
+  };
+  for (int c = t.FirstChild(0); c != kNone; c = t.NextSibling(c)) {
+    const std::string_view name = t.Name(c);
+    const bool attendance = name == "Attendance";
+    if (!attendance && name != "Contacts") continue;
+    const size_t b = std::min(t.Begin(c), end), e = std::min(t.End(c), end);
+    feed(&core, &at_core, b);
+    at_core = e;
+    if (attendance) {
+      feed(&without_attendance, &at_wa, b);
+      at_wa = e;
+    }
+  }
+  feed(&core, &at_core, end);
+  feed(&without_attendance, &at_wa, end);
+  out->core_digest = XXH3_64bits_digest(&core);
+  out->digest_without_attendance = XXH3_64bits_digest(&without_attendance);
+}
+
+// Reads the pupil held in `t` (node 0).
+CtfPupil ReadPupil(const Tree& t, std::string_view bytes, int index) {
+  constexpr int p = 0;
   CtfPupil out;
   out.index = index;
-  out.line = p.line;
+  out.line = t.Line(p);
   const std::string path = "Pupil";
-  out.upn = p.ChildText("UPN");
-  out.uln = p.ChildText("UniqueLearnerNumber");
-  out.uci = p.ChildText("UCI");
-  out.surname = p.ChildText("Surname");
-  out.forename = p.ChildText("Forename");
-  out.dob = p.ChildText("DOB");
-  ReadSex(p, &out.sex, &out.sex_element);
-  out.nhs_number = NhsExtension(p);
+  out.upn = t.ChildString(p, "UPN");
+  out.uln = t.ChildString(p, "UniqueLearnerNumber");
+  out.uci = t.ChildString(p, "UCI");
+  out.surname = t.ChildString(p, "Surname");
+  out.forename = t.ChildString(p, "Forename");
+  out.dob = t.ChildString(p, "DOB");
+  ReadSex(t, p, &out.sex, &out.sex_element);
+  out.nhs_number = NhsExtension(t, p);
 
-  if (const XmlElement* b = p.Child("BasicDetails")) {
-    out.former_upn = b->ChildText("FormerUPN");
-    out.preferred_surname = b->ChildText("PreferredSurname");
-    out.former_surname = b->ChildText("FormerSurname");
-    out.preferred_forename = b->ChildText("PreferredForename");
-    out.former_forename = b->ChildText("FormerForename");
-    out.middle_names = b->ChildText("MiddleNames");
-    out.nc_year_actual = b->ChildText("NCyearActual");
-    out.ethnicity = b->ChildText("Ethnicity");
-    out.ethnicity_source = b->ChildText("EthnicitySource");
-    out.medical_flag = b->ChildText("MedicalFlag");
-    out.enrol_status = b->ChildText("EnrolStatus");
-    if (out.sex.empty()) ReadSex(*b, &out.sex, &out.sex_element);
-    if (out.nhs_number.empty()) out.nhs_number = NhsExtension(*b);
-    if (const XmlElement* langs = b->Child("Languages")) {
-      for (const XmlElement& t : langs->children) {
-        if (t.name != "Type") continue;
-        std::string code = t.ChildText("Language");
-        if (code.empty()) code = std::string(TrimXml(t.text));
-        if (!code.empty()) out.languages.push_back(std::move(code));
+  if (const int b = t.Child(p, "BasicDetails"); b != kNone) {
+    out.former_upn = t.ChildString(b, "FormerUPN");
+    out.preferred_surname = t.ChildString(b, "PreferredSurname");
+    out.former_surname = t.ChildString(b, "FormerSurname");
+    out.preferred_forename = t.ChildString(b, "PreferredForename");
+    out.former_forename = t.ChildString(b, "FormerForename");
+    out.middle_names = t.ChildString(b, "MiddleNames");
+    out.nc_year_actual = t.ChildString(b, "NCyearActual");
+    out.ethnicity = t.ChildString(b, "Ethnicity");
+    out.ethnicity_source = t.ChildString(b, "EthnicitySource");
+    out.medical_flag = t.ChildString(b, "MedicalFlag");
+    out.enrol_status = t.ChildString(b, "EnrolStatus");
+    if (out.sex.empty()) ReadSex(t, b, &out.sex, &out.sex_element);
+    if (out.nhs_number.empty()) out.nhs_number = NhsExtension(t, b);
+    if (const int langs = t.Child(b, "Languages"); langs != kNone) {
+      for (int ty = t.FirstChild(langs); ty != kNone; ty = t.NextSibling(ty)) {
+        if (t.Name(ty) != "Type") continue;
+        std::string_view code = t.ChildText(ty, "Language");
+        if (code.empty()) code = t.Text(ty);
+        if (!code.empty()) out.languages.emplace_back(code);
       }
     }
-    if (const XmlElement* d = b->Child("Disabilities")) {
-      for (const XmlElement& x : d->children) {
-        if (x.name == "Disability" && !TrimXml(x.text).empty()) {
-          out.disabilities.emplace_back(TrimXml(x.text));
+    if (const int d = t.Child(b, "Disabilities"); d != kNone) {
+      for (int x = t.FirstChild(d); x != kNone; x = t.NextSibling(x)) {
+        if (t.Name(x) == "Disability" && !t.Text(x).empty()) {
+          out.disabilities.emplace_back(t.Text(x));
         }
       }
     }
     NoteUnknown(
-        *b, path + "/BasicDetails",
+        t, b, path + "/BasicDetails",
         {"FormerUPN", "PreferredSurname", "FormerSurname", "PreferredForename",
          "FormerForename", "MiddleNames", "NCyearActual", "Ethnicity",
          "EthnicitySource", "Languages", "MedicalFlag", "Disabilities",
          "EnrolStatus", "Sex", "Gender", "NHSnumber", "NHSNumber", "NHSNo"},
         &out.unknown_elements);
   }
-  if (const XmlElement* la = p.Child("LookedAfter")) {
-    out.in_care = la->ChildText("InCare");
-    out.care_authority = la->ChildText("CareAuthority");
+  if (const int la = t.Child(p, "LookedAfter"); la != kNone) {
+    out.in_care = t.ChildString(la, "InCare");
+    out.care_authority = t.ChildString(la, "CareAuthority");
   }
-  if (const XmlElement* f = p.Child("FSMhistory")) {
-    out.fsm_review_date = f->ChildText("FSMreviewDate");
-    for (const XmlElement& i : f->children) {
-      if (i.name != "FSMinstance") continue;
-      out.fsm.push_back({i.ChildText("FSMstartDate"), i.ChildText("FSMendDate"),
-                         i.ChildText("UKcountry")});
+  if (const int f = t.Child(p, "FSMhistory"); f != kNone) {
+    out.fsm_review_date = t.ChildString(f, "FSMreviewDate");
+    for (int i = t.FirstChild(f); i != kNone; i = t.NextSibling(i)) {
+      if (t.Name(i) != "FSMinstance") continue;
+      out.fsm.push_back({t.ChildString(i, "FSMstartDate"),
+                         t.ChildString(i, "FSMendDate"),
+                         t.ChildString(i, "UKcountry")});
     }
   }
-  if (const XmlElement* s = p.Child("SENhistory")) {
-    if (const XmlElement* sen = s->Child("SEN")) {
-      out.sen_start_date = sen->ChildText("StartDate");
-      out.sen_provision = sen->ChildText("SENprovision");
+  if (const int s = t.Child(p, "SENhistory"); s != kNone) {
+    if (const int sen = t.Child(s, "SEN"); sen != kNone) {
+      out.sen_start_date = t.ChildString(sen, "StartDate");
+      out.sen_provision = t.ChildString(sen, "SENprovision");
     }
-    if (const XmlElement* needs = s->Child("SENneeds")) {
-      for (const XmlElement& n : needs->children) {
-        if (n.name != "SENneed") continue;
+    if (const int needs = t.Child(s, "SENneeds"); needs != kNone) {
+      for (int n = t.FirstChild(needs); n != kNone; n = t.NextSibling(n)) {
+        if (t.Name(n) != "SENneed") continue;
         // SENneed is either text or { SENtype, SENrank }.
-        std::string code = n.ChildText("SENtype");
-        if (code.empty() && n.children.empty())
-          code = std::string(TrimXml(n.text));
-        if (!code.empty()) out.sen_needs.push_back(std::move(code));
+        std::string_view code = t.ChildText(n, "SENtype");
+        if (code.empty() && t.FirstChild(n) == kNone) code = t.Text(n);
+        if (!code.empty()) out.sen_needs.emplace_back(code);
       }
     }
   }
-  ReadAddress(p.Child("Address"), &out.address);
-  ReadPhones(p.Child("Phones"), &out.phones);
-  out.email = p.ChildText("Email");
-  if (const XmlElement* cs = p.Child("Contacts")) {
-    for (const XmlElement& c : cs->children) {
-      if (c.name != "Contact") continue;
-      out.contacts.push_back(
-          ReadContact(c, path + "/Contacts/Contact", &out.unknown_elements));
+  ReadAddress(t, t.Child(p, "Address"), &out.address);
+  ReadPhones(t, t.Child(p, "Phones"), &out.phones);
+  out.email = t.ChildString(p, "Email");
+  if (const int cs = t.Child(p, "Contacts"); cs != kNone) {
+    for (int c = t.FirstChild(cs); c != kNone; c = t.NextSibling(c)) {
+      if (t.Name(c) != "Contact") continue;
+      out.contacts.push_back(ReadContact(
+          t, c, bytes, path + "/Contacts/Contact", &out.unknown_elements));
     }
   }
-  if (const XmlElement* a = p.Child("Attendance")) {
-    for (const XmlElement& y : a->children) {
-      if (y.name != "YearData") continue;
-      CtfYearData d;
-      d.line = y.line;
-      d.year = y.ChildText("Year");
-      d.lea = y.ChildText("LEA");
-      d.estab = y.ChildText("Estab");
-      d.school_name = y.ChildText("SchoolName");
-      d.sessions_possible = y.ChildText("SessionsPossible");
-      d.sessions_authorised = y.ChildText("SessionsAuthorised");
-      d.sessions_attended = y.ChildText("SessionsAttended");
-      d.sessions_unauthorised = y.ChildText("SessionsUnauthorised");
-      d.attendance_start_date = y.ChildText("AttendanceStartDate");
+  if (const int a = t.Child(p, "Attendance"); a != kNone) {
+    for (int y = t.FirstChild(a); y != kNone; y = t.NextSibling(y)) {
+      if (t.Name(y) != "YearData") continue;
+      CtfYearData& d = out.attendance.emplace_back();
+      d.line = t.Line(y);
+      d.year = t.ChildString(y, "Year");
+      d.lea = t.ChildString(y, "LEA");
+      d.estab = t.ChildString(y, "Estab");
+      d.school_name = t.ChildString(y, "SchoolName");
+      d.sessions_possible = t.ChildString(y, "SessionsPossible");
+      d.sessions_authorised = t.ChildString(y, "SessionsAuthorised");
+      d.sessions_attended = t.ChildString(y, "SessionsAttended");
+      d.sessions_unauthorised = t.ChildString(y, "SessionsUnauthorised");
+      d.attendance_start_date = t.ChildString(y, "AttendanceStartDate");
       // Marks are position-significant: not trimmed beyond line breaks.
-      if (const XmlElement* m = y.Child("AttendanceMarks")) {
-        d.attendance_marks = std::string(TrimXml(m->text));
-      }
-      out.attendance.push_back(std::move(d));
+      d.attendance_marks = t.ChildString(y, "AttendanceMarks");
+      d.native_digest = SpanDigest(bytes, t.Begin(y), t.End(y));
     }
   }
-  NoteUnknown(p, path,
+  NoteUnknown(t, p, path,
               {"UPN", "UniqueLearnerNumber", "UCI", "Surname", "Forename",
                "DOB", "Sex", "Gender", "NHSnumber", "NHSNumber", "NHSNo",
                "BasicDetails", "LookedAfter", "FSMhistory", "SENhistory",
@@ -240,76 +280,163 @@ CtfPupil ReadPupil(const XmlElement& p, int index) {
                "StageAssessments", "SchoolHistory", "Admissions", "NAWdetails",
                "ServiceChildren", "Service", "Exclusions", "Photo"},
               &out.unknown_elements);
+  PupilDigests(t, bytes, &out);
   return out;
 }
 
-}  // namespace
-
-bool ReadCtfTree(const XmlElement& root, CtfFile* out, CtfFileError* error) {
-  *out = CtfFile();
-  if (root.name != "CTfile") {
-    *error = {"ctf_not_a_ctf", "the root element is not CTfile", root.line};
-    return false;
+void NoteOnce(std::vector<std::string>* list, std::string path) {
+  if (std::find(list->begin(), list->end(), path) == list->end()) {
+    list->push_back(std::move(path));
   }
-  const XmlElement* header = root.Child("Header");
-  if (header == nullptr) {
-    *error = {"ctf_header_missing", "CTfile/Header is missing", root.line};
-    return false;
-  }
-  const XmlElement* data = root.Child("CTFpupilData");
-  if (data == nullptr) {
-    *error = {"ctf_pupil_data_missing", "CTfile/CTFpupilData is missing",
-              root.line};
-    return false;
-  }
-  CtfHeader& h = out->header;
-  h.document_name = header->ChildText("DocumentName");
-  // The XSD spells CTFversion; some vendor documents print CTFVersion.
-  for (const char* n : {"CTFversion", "CTFVersion", "CtfVersion"}) {
-    if (const XmlElement* v = header->Child(n)) {
-      h.version = Text(v);
-      h.version_element = n;
-      break;
-    }
-  }
-  h.date_time = header->ChildText("DateTime");
-  h.document_qualifier = header->ChildText("DocumentQualifier");
-  h.supplier_id = header->ChildText("SupplierID");
-  h.source = ReadSchool(header->Child("SourceSchool"));
-  h.dest = ReadSchool(header->Child("DestSchool"));
-  NoteUnknown(
-      *header, "CTfile/Header",
-      {"DocumentName", "CTFversion", "CTFVersion", "CtfVersion", "DateTime",
-       "DocumentQualifier", "DataQualifier", "DataDescriptor", "SupplierID",
-       "SourceSchool", "DestSchool", "SuppID"},
-      &out->unknown_elements);
-  NoteUnknown(root, "CTfile", {"Header", "CTFpupilData"},
-              &out->unknown_elements);
-  int index = 0;
-  for (const XmlElement& p : data->children) {
-    if (p.name != "Pupil") {
-      std::string path = "CTfile/CTFpupilData/" + p.name;
-      if (std::find(out->unknown_elements.begin(), out->unknown_elements.end(),
-                    path) == out->unknown_elements.end()) {
-        out->unknown_elements.push_back(std::move(path));
-      }
-      continue;
-    }
-    out->pupils.push_back(ReadPupil(p, ++index));
-  }
-  return true;
 }
+
+// Streams the document: the Header subtree and one Pupil subtree at a time
+// are built as flat trees; everything else is only looked at by name.
+class CtfSink : public XmlSink {
+ public:
+  explicit CtfSink(std::string_view bytes, CtfFile* out)
+      : bytes_(bytes), lines_(bytes), out_(out) {}
+
+  void StartElement(std::string_view name, size_t begin) override {
+    ++depth_;
+    if (capture_ != nullptr) {
+      capture_->Start(name, begin, NeedsLine() ? lines_.LineAt(begin) : 0);
+      return;
+    }
+    if (depth_ == 1) {
+      root_line_ = lines_.LineAt(begin);
+      is_ctf_ = name == "CTfile";
+      return;
+    }
+    if (!is_ctf_) return;
+    if (depth_ == 2) {
+      if (name == "Header") {
+        if (!saw_header_) {
+          saw_header_ = true;
+          capture_ = &header_;
+          capture_->Start(name, begin, 0);
+        }
+      } else if (name == "CTFpupilData") {
+        if (!saw_data_) {
+          saw_data_ = true;
+          in_data_ = true;
+        }
+      } else {
+        NoteOnce(&root_unknown_, "CTfile/" + std::string(name));
+      }
+      return;
+    }
+    if (depth_ == 3 && in_data_) {
+      if (name == "Pupil") {
+        pupil_.Clear();
+        capture_ = &pupil_;
+        capture_->Start(name, begin, lines_.LineAt(begin));
+      } else {
+        NoteOnce(&data_unknown_, "CTfile/CTFpupilData/" + std::string(name));
+      }
+    }
+  }
+
+  void EndElement(size_t end) override {
+    --depth_;
+    if (capture_ != nullptr) {
+      capture_->End(end);
+      if (!capture_->open()) {
+        if (capture_ == &pupil_) {
+          out_->pupils.push_back(ReadPupil(pupil_, bytes_, ++pupils_));
+        }
+        capture_ = nullptr;
+      }
+      return;
+    }
+    if (depth_ == 1) in_data_ = false;
+  }
+
+  void Text(std::string_view text) override {
+    if (capture_ != nullptr) capture_->AppendText(text);
+  }
+
+  // After a successful parse: the whole-file checks, the header and the
+  // unknown elements in the order a whole-tree read reported them.
+  bool Finish(CtfFileError* error) {
+    if (!is_ctf_) {
+      *error = {"ctf_not_a_ctf", "the root element is not CTfile", root_line_};
+      return false;
+    }
+    if (!saw_header_) {
+      *error = {"ctf_header_missing", "CTfile/Header is missing", root_line_};
+      return false;
+    }
+    if (!saw_data_) {
+      *error = {"ctf_pupil_data_missing", "CTfile/CTFpupilData is missing",
+                root_line_};
+      return false;
+    }
+    const Tree& t = header_;
+    constexpr int header = 0;
+    CtfHeader& h = out_->header;
+    h.document_name = t.ChildString(header, "DocumentName");
+    // The XSD spells CTFversion; some vendor documents print CTFVersion.
+    for (const char* n : {"CTFversion", "CTFVersion", "CtfVersion"}) {
+      if (const int v = t.Child(header, n); v != kNone) {
+        h.version = std::string(t.Text(v));
+        h.version_element = n;
+        break;
+      }
+    }
+    h.date_time = t.ChildString(header, "DateTime");
+    h.document_qualifier = t.ChildString(header, "DocumentQualifier");
+    h.supplier_id = t.ChildString(header, "SupplierID");
+    h.source = ReadSchool(t, t.Child(header, "SourceSchool"));
+    h.dest = ReadSchool(t, t.Child(header, "DestSchool"));
+    h.native_digest = SpanDigest(bytes_, t.Begin(header), t.End(header));
+    std::vector<std::string>& unknown = out_->unknown_elements;
+    NoteUnknown(
+        t, header, "CTfile/Header",
+        {"DocumentName", "CTFversion", "CTFVersion", "CtfVersion", "DateTime",
+         "DocumentQualifier", "DataQualifier", "DataDescriptor", "SupplierID",
+         "SourceSchool", "DestSchool", "SuppID"},
+        &unknown);
+    for (auto* list : {&root_unknown_, &data_unknown_}) {
+      for (std::string& p : *list) NoteOnce(&unknown, std::move(p));
+    }
+    return true;
+  }
+
+ private:
+  // Lines are kept for the records that report them.
+  bool NeedsLine() const { return depth_ == 5; }  // Contact, YearData
+
+  std::string_view bytes_;
+  LineCounter lines_;
+  CtfFile* out_;
+  int depth_ = 0;
+  int root_line_ = 0;
+  bool is_ctf_ = false;
+  bool saw_header_ = false, saw_data_ = false, in_data_ = false;
+  int pupils_ = 0;
+  Tree header_, pupil_;
+  Tree* capture_ = nullptr;
+  std::vector<std::string> root_unknown_, data_unknown_;
+};
+
+}  // namespace
 
 bool ReadCtf(std::string_view bytes, const XmlLimits& limits, CtfFile* out,
              CtfFileError* error) {
-  XmlElement root;
+  *out = CtfFile();
+  CtfSink sink(bytes, out);
   XmlError xml_error;
-  if (!ParseXml(bytes, limits, &root, &xml_error)) {
+  if (!StreamXml(bytes, limits, &sink, &xml_error)) {
     *out = CtfFile();
     *error = {xml_error.rule, xml_error.message, xml_error.line};
     return false;
   }
-  return ReadCtfTree(root, out, error);
+  if (!sink.Finish(error)) {
+    *out = CtfFile();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace ehx::adapters::school

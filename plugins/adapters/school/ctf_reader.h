@@ -6,9 +6,16 @@
 // the mapper (ctf_mapper.h), which reports per record. Only a document
 // that is not a CTF at all (not well-formed, DTD, wrong root, no Header or
 // CTFpupilData) is refused as a whole. Thread-safe (no shared state).
+//
+// The reader streams: expat events build a small flat tree of one Pupil at
+// a time (ctf_xml.h FlatXmlTree, reused), which is read and dropped, so the
+// cost and memory do not grow with a whole-document tree. It also takes a
+// digest (XXH3-64) of each record's native bytes, which the mapper uses for
+// idempotency keys (see ctf_mapper.h).
 #ifndef EHX_ADAPTERS_SCHOOL_CTF_READER_H_
 #define EHX_ADAPTERS_SCHOOL_CTF_READER_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +41,8 @@ struct CtfHeader {
   std::string supplier_id;
   CtfSchool source;
   CtfSchool dest;
+  // XXH3-64 of the Header element's bytes as in the file.
+  uint64_t native_digest = 0;
 };
 
 struct CtfAddress {
@@ -62,6 +71,8 @@ struct CtfContact {
   CtfAddress address;
   std::vector<CtfPhone> phones;
   std::string email;
+  // XXH3-64 of the Contact element's bytes as in the file.
+  uint64_t native_digest = 0;
 };
 
 struct CtfYearData {
@@ -72,6 +83,8 @@ struct CtfYearData {
       sessions_unauthorised;
   std::string attendance_start_date;
   std::string attendance_marks;
+  // XXH3-64 of the YearData element's bytes as in the file.
+  uint64_t native_digest = 0;
 };
 
 struct CtfFsmInstance {
@@ -108,6 +121,12 @@ struct CtfPupil {
   std::vector<CtfYearData> attendance;
   // Paths of child elements the reader does not know (no values).
   std::vector<std::string> unknown_elements;
+  // XXH3-64 of the Pupil element's bytes as in the file, leaving out its
+  // Attendance children (`digest_without_attendance`), or its Attendance
+  // and Contacts children (`core_digest`: what every envelope of the pupil
+  // carries: identifiers, names, date of birth, address).
+  uint64_t digest_without_attendance = 0;
+  uint64_t core_digest = 0;
 };
 
 struct CtfFile {
@@ -130,9 +149,6 @@ struct CtfFileError {
 // when the whole document is refused; `out` is then empty.
 bool ReadCtf(std::string_view bytes, const XmlLimits& limits, CtfFile* out,
              CtfFileError* error);
-
-// Reads an already parsed tree (for callers that parse separately).
-bool ReadCtfTree(const XmlElement& root, CtfFile* out, CtfFileError* error);
 
 }  // namespace ehx::adapters::school
 

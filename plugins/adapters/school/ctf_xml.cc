@@ -14,9 +14,8 @@ namespace {
 struct State {
   XML_Parser parser = nullptr;
   const XmlLimits* limits = nullptr;
-  XmlElement* root = nullptr;
-  bool have_root = false;
-  std::vector<XmlElement*> stack;
+  XmlSink* sink = nullptr;
+  int depth = 0;
   size_t elements = 0;
   XmlError error;
   bool failed = false;
@@ -46,35 +45,27 @@ void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char**) {
     s->Fail("xml_too_many_elements", "the document has too many elements");
     return;
   }
-  if (static_cast<int>(s->stack.size()) >= s->limits->max_depth) {
+  if (s->depth >= s->limits->max_depth) {
     s->Fail("xml_too_deep", "the document nests elements too deeply");
     return;
   }
-  XmlElement* e;
-  if (s->stack.empty()) {
-    e = s->root;
-    s->have_root = true;
-  } else {
-    // Only the innermost open element's vector grows: ancestors' addresses
-    // (held in the stack) stay valid.
-    s->stack.back()->children.emplace_back();
-    e = &s->stack.back()->children.back();
-  }
-  e->name = std::string(LocalName(name));
-  e->line = static_cast<int>(XML_GetCurrentLineNumber(s->parser));
-  s->stack.push_back(e);
+  ++s->depth;
+  s->sink->StartElement(
+      LocalName(name), static_cast<size_t>(XML_GetCurrentByteIndex(s->parser)));
 }
 
 void XMLCALL OnEnd(void* data, const XML_Char*) {
   auto* s = static_cast<State*>(data);
-  if (s->failed || s->stack.empty()) return;
-  s->stack.pop_back();
+  if (s->failed || s->depth == 0) return;
+  --s->depth;
+  s->sink->EndElement(static_cast<size_t>(XML_GetCurrentByteIndex(s->parser)) +
+                      static_cast<size_t>(XML_GetCurrentByteCount(s->parser)));
 }
 
 void XMLCALL OnText(void* data, const XML_Char* text, int len) {
   auto* s = static_cast<State*>(data);
-  if (s->failed || s->stack.empty() || len <= 0) return;
-  s->stack.back()->text.append(text, static_cast<size_t>(len));
+  if (s->failed || s->depth == 0 || len <= 0) return;
+  s->sink->Text(std::string_view(text, static_cast<size_t>(len)));
 }
 
 void XMLCALL OnDoctype(void* data, const XML_Char*, const XML_Char*,
@@ -100,6 +91,46 @@ int XMLCALL OnExternalEntity(XML_Parser parser, const XML_Char*,
   return XML_STATUS_ERROR;
 }
 
+bool IsXmlSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+// Builds the XmlElement tree of ParseXml.
+class TreeSink : public XmlSink {
+ public:
+  TreeSink(std::string_view bytes, XmlElement* root)
+      : lines_(bytes), root_(root) {}
+  bool have_root() const { return have_root_; }
+
+  void StartElement(std::string_view name, size_t begin) override {
+    XmlElement* e;
+    if (stack_.empty()) {
+      e = root_;
+      have_root_ = true;
+    } else {
+      // Only the innermost open element's vector grows: ancestors'
+      // addresses (held in the stack) stay valid.
+      stack_.back()->children.emplace_back();
+      e = &stack_.back()->children.back();
+    }
+    e->name = std::string(name);
+    e->line = lines_.LineAt(begin);
+    stack_.push_back(e);
+  }
+  void EndElement(size_t) override {
+    if (!stack_.empty()) stack_.pop_back();
+  }
+  void Text(std::string_view text) override {
+    if (!stack_.empty()) stack_.back()->text.append(text);
+  }
+
+ private:
+  LineCounter lines_;
+  XmlElement* root_;
+  bool have_root_ = false;
+  std::vector<XmlElement*> stack_;
+};
+
 }  // namespace
 
 const XmlElement* XmlElement::Child(std::string_view child_name) const {
@@ -115,23 +146,145 @@ std::string XmlElement::ChildText(std::string_view child_name) const {
 }
 
 std::string_view TrimXml(std::string_view s) {
-  const char* ws = " \t\r\n";
-  const size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  const size_t e = s.find_last_not_of(ws);
-  return s.substr(b, e - b + 1);
+  size_t b = 0, e = s.size();
+  while (b < e && IsXmlSpace(s[b])) ++b;
+  while (e > b && IsXmlSpace(s[e - 1])) --e;
+  return s.substr(b, e - b);
 }
 
-bool ParseXml(std::string_view bytes, const XmlLimits& limits, XmlElement* root,
-              XmlError* error) {
-  *root = XmlElement();
+LineCounter::LineCounter(std::string_view bytes) : bytes_(bytes) {
+  if (bytes.size() >= 2) {
+    const auto b0 = static_cast<unsigned char>(bytes[0]);
+    const auto b1 = static_cast<unsigned char>(bytes[1]);
+    if ((b0 == 0xFF && b1 == 0xFE) || (b0 == '<' && b1 == 0)) {
+      unit_ = 2;
+      low_ = 0;
+    } else if ((b0 == 0xFE && b1 == 0xFF) || (b0 == 0 && b1 == '<')) {
+      unit_ = 2;
+      low_ = 1;
+    }
+  }
+}
+
+int LineCounter::LineAt(size_t offset) {
+  offset = std::min(offset, bytes_.size());
+  if (offset < pos_) return line_;
+  const char* p = bytes_.data();
+  if (unit_ == 1) {
+    int n = 0;
+    for (size_t i = pos_; i < offset; ++i) {
+      // CR LF counts once: the CR when no LF follows, and every LF.
+      n += p[i] == '\n';
+      n += p[i] == '\r' && (i + 1 >= bytes_.size() || p[i + 1] != '\n');
+    }
+    line_ += n;
+    pos_ = offset;
+    return line_;
+  }
+  auto unit = [&](size_t i) {
+    const auto lo = static_cast<unsigned char>(p[i + low_]);
+    const auto hi = static_cast<unsigned char>(p[i + 1 - low_]);
+    return hi == 0 ? static_cast<int>(lo) : 256;
+  };
+  size_t i = pos_;
+  for (; i < offset && i + 1 < bytes_.size(); i += 2) {
+    const int u = unit(i);
+    if (u == '\n') ++line_;
+    if (u == '\r' && (i + 3 >= bytes_.size() || unit(i + 2) != '\n')) ++line_;
+  }
+  pos_ = i;
+  return line_;
+}
+
+void FlatXmlTree::Clear() {
+  nodes_.clear();
+  open_.clear();
+  names_.clear();
+  text_.clear();
+}
+
+void FlatXmlTree::Start(std::string_view name, size_t begin, int line) {
+  const int index = static_cast<int>(nodes_.size());
+  Node& n = nodes_.emplace_back();
+  n.name_off = static_cast<uint32_t>(names_.size());
+  n.name_len = static_cast<uint32_t>(name.size());
+  names_.append(name);
+  n.line = line;
+  n.begin = begin;
+  n.end = begin;
+  if (!open_.empty()) {
+    Node& parent = nodes_[open_.back()];
+    if (parent.last_child == kNone) {
+      parent.first_child = index;
+    } else {
+      nodes_[parent.last_child].next_sibling = index;
+    }
+    parent.last_child = index;
+  }
+  open_.push_back(index);
+}
+
+void FlatXmlTree::End(size_t end) {
+  if (open_.empty()) return;
+  nodes_[open_.back()].end = end;
+  open_.pop_back();
+}
+
+void FlatXmlTree::AppendText(std::string_view text) {
+  if (open_.empty() || text.empty()) return;
+  Node& n = nodes_[open_.back()];
+  if (n.text_len == 0) {
+    // Leading whitespace is trimmed by every reader: never stored.
+    size_t i = 0;
+    while (i < text.size() && IsXmlSpace(text[i])) ++i;
+    if (i == text.size()) return;
+    text.remove_prefix(i);
+    n.text_off = static_cast<uint32_t>(text_.size());
+  } else if (n.text_off + n.text_len != text_.size()) {
+    // Mixed content: a child's text came in between. Move this node's
+    // text to the end first (rare: records are element-only).
+    const size_t off = text_.size();
+    text_.append(text_, n.text_off, n.text_len);
+    n.text_off = static_cast<uint32_t>(off);
+  }
+  text_.append(text);
+  n.text_len += static_cast<uint32_t>(text.size());
+}
+
+std::string_view FlatXmlTree::Name(int node) const {
+  if (node == kNone) return {};
+  const Node& n = nodes_[node];
+  return std::string_view(names_).substr(n.name_off, n.name_len);
+}
+
+std::string_view FlatXmlTree::Text(int node) const {
+  if (node == kNone) return {};
+  const Node& n = nodes_[node];
+  return TrimXml(std::string_view(text_).substr(n.text_off, n.text_len));
+}
+
+int FlatXmlTree::Child(int node, std::string_view name) const {
+  if (node == kNone) return kNone;
+  for (int c = nodes_[node].first_child; c != kNone;
+       c = nodes_[c].next_sibling) {
+    const Node& n = nodes_[c];
+    if (n.name_len == name.size() &&
+        std::string_view(names_).substr(n.name_off, n.name_len) == name) {
+      return c;
+    }
+  }
+  return kNone;
+}
+
+bool StreamXml(std::string_view bytes, const XmlLimits& limits, XmlSink* sink,
+               XmlError* error) {
   if (bytes.size() > limits.max_bytes) {
     *error = {"xml_too_large", "the document is larger than the limit", 0, 0};
     return false;
   }
   State s;
   s.limits = &limits;
-  s.root = root;
+  s.sink = sink;
   s.parser = XML_ParserCreate(nullptr);
   if (s.parser == nullptr) {
     *error = {"xml_malformed", "cannot create an XML parser", 0, 0};
@@ -167,14 +320,24 @@ bool ParseXml(std::string_view bytes, const XmlLimits& limits, XmlElement* root,
     s.error.line = static_cast<int>(XML_GetCurrentLineNumber(s.parser));
     s.error.column = static_cast<int>(XML_GetCurrentColumnNumber(s.parser));
   }
-  if (!s.failed && !s.have_root) {
-    s.failed = true;
-    s.error = {"xml_malformed", "the document has no root element", 1, 0};
-  }
   XML_ParserFree(s.parser);
   if (s.failed) {
     *error = s.error;
+    return false;
+  }
+  return true;
+}
+
+bool ParseXml(std::string_view bytes, const XmlLimits& limits, XmlElement* root,
+              XmlError* error) {
+  *root = XmlElement();
+  TreeSink sink(bytes, root);
+  if (!StreamXml(bytes, limits, &sink, error)) {
     *root = XmlElement();
+    return false;
+  }
+  if (!sink.have_root()) {
+    *error = {"xml_malformed", "the document has no root element", 1, 0};
     return false;
   }
   return true;

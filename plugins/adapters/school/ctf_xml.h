@@ -1,6 +1,9 @@
-// A small, hardened XML reader for the school adapter: libexpat builds an
-// in-memory element tree. No protobuf, no adapter SDK: the fuzz target and
-// the benchmark use it on its own.
+// A small, hardened XML layer for the school adapter over libexpat: a
+// streaming driver (StreamXml) that reports elements and text to a sink,
+// a flat, reusable element tree for one record at a time (FlatXmlTree),
+// and a whole-document element tree (ParseXml) for tests and tools. No
+// protobuf, no adapter SDK: the fuzz target and the benchmark use it on its
+// own.
 //
 // Security: any document type declaration (internal or external DTD) is
 // refused, so no entity can be declared: external entities (XXE) and
@@ -11,6 +14,7 @@
 #define EHX_ADAPTERS_SCHOOL_CTF_XML_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,8 +52,96 @@ struct XmlError {
   int column = 0;
 };
 
-// Parses `bytes` (UTF-8, UTF-16 or ISO-8859-1 as declared; output UTF-8)
-// into `root`. Returns false and fills `error` when the document is refused.
+// Receives the events of StreamXml. `local_name` is the element name
+// without its namespace prefix; views are valid during the call only.
+// Byte offsets are into the `bytes` given to StreamXml: an element spans
+// [begin, end) of them, start tag to end tag inclusive.
+class XmlSink {
+ public:
+  virtual ~XmlSink() = default;
+  virtual void StartElement(std::string_view local_name, size_t begin) = 0;
+  virtual void EndElement(size_t end) = 0;
+  virtual void Text(std::string_view text) = 0;
+};
+
+// Streams `bytes` (UTF-8, UTF-16 or ISO-8859-1 as declared; text reported
+// as UTF-8) through a hardened parser. Returns false and fills `error` when
+// the document is refused (the sink may have seen part of it).
+bool StreamXml(std::string_view bytes, const XmlLimits& limits, XmlSink* sink,
+               XmlError* error);
+
+// 1-based line of byte `offset` of `bytes` the way expat counts lines (LF,
+// CR LF and CR each end a line). Incremental: offsets must not decrease
+// between calls on one counter. Handles ASCII-compatible encodings (UTF-8,
+// ISO-8859-1) and UTF-16 (told by its BOM or a "<" code unit first).
+class LineCounter {
+ public:
+  explicit LineCounter(std::string_view bytes);
+  int LineAt(size_t offset);
+
+ private:
+  std::string_view bytes_;
+  int unit_ = 1;  // bytes per code unit: 1, or 2 for UTF-16
+  int low_ = 0;   // UTF-16: offset of the low byte in a unit (LE 0, BE 1)
+  size_t pos_ = 0;
+  int line_ = 1;
+};
+
+// The elements of one record (one subtree), flattened: nodes in document
+// order in one vector, names and text in one buffer, linked by index. Built
+// through Start/End/AppendText; Clear() empties it but keeps its capacity,
+// so reading record after record allocates nothing once warm. Text that is
+// only whitespace before an element's first other character is dropped
+// (every reader trims), so text reads here are always trimmed.
+class FlatXmlTree {
+ public:
+  static constexpr int kNone = -1;
+
+  void Clear();
+  bool empty() const { return nodes_.empty(); }
+
+  // Builders. Start opens a child of the innermost open node (or the root).
+  void Start(std::string_view name, size_t begin, int line);
+  void End(size_t end);
+  void AppendText(std::string_view text);
+  // True while some node is open.
+  bool open() const { return !open_.empty(); }
+
+  // Readers. Node 0 is the root. Names compare exactly.
+  std::string_view Name(int node) const;
+  // Trimmed text of `node` ("" for kNone).
+  std::string_view Text(int node) const;
+  int Line(int node) const { return nodes_[node].line; }
+  size_t Begin(int node) const { return nodes_[node].begin; }
+  size_t End(int node) const { return nodes_[node].end; }
+  int FirstChild(int node) const { return nodes_[node].first_child; }
+  int NextSibling(int node) const { return nodes_[node].next_sibling; }
+  // The first child of `node` named `name`, or kNone (also for kNone).
+  int Child(int node, std::string_view name) const;
+  // Trimmed text of the first child named `name`, or "".
+  std::string_view ChildText(int node, std::string_view name) const {
+    return Text(Child(node, name));
+  }
+  std::string ChildString(int node, std::string_view name) const {
+    return std::string(ChildText(node, name));
+  }
+
+ private:
+  struct Node {
+    uint32_t name_off = 0, name_len = 0;
+    uint32_t text_off = 0, text_len = 0;
+    int first_child = kNone, last_child = kNone, next_sibling = kNone;
+    int line = 0;
+    size_t begin = 0, end = 0;
+  };
+  std::vector<Node> nodes_;
+  std::vector<int> open_;
+  std::string names_;
+  std::string text_;
+};
+
+// Parses `bytes` into `root`. Returns false and fills `error` when the
+// document is refused.
 bool ParseXml(std::string_view bytes, const XmlLimits& limits, XmlElement* root,
               XmlError* error);
 

@@ -56,7 +56,8 @@ IngestOutcome IngestCtf(std::string_view input_name, std::string_view bytes,
       continue;
     }
     bool refused = false;
-    for (const Envelope& env : p.envelopes) {
+    for (const Envelope* env_ptr : p.envelopes) {
+      const Envelope& env = *env_ptr;
       PublishOutcome o = publish(env);
       if (o.code == 0) {
         r.add_published(o.message_id);
