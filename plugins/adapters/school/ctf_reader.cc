@@ -100,10 +100,10 @@ uint64_t SpanDigest(std::string_view bytes, size_t begin, size_t end) {
   return XXH3_64bits(bytes.data() + begin, end - begin);
 }
 
-CtfContact ReadContact(const Tree& t, int c, std::string_view bytes,
-                       const std::string& path,
-                       std::vector<std::string>* unknown) {
-  CtfContact out;
+void ReadContact(const Tree& t, int c, std::string_view bytes,
+                 const std::string& path, std::vector<std::string>* unknown,
+                 CtfContact* out_ptr) {
+  CtfContact& out = *out_ptr;
   out.line = t.Line(c);
   out.order = t.ChildString(c, "Order");
   out.title = t.ChildString(c, "Title");
@@ -129,7 +129,6 @@ CtfContact ReadContact(const Tree& t, int c, std::string_view bytes,
       {"Order", "Title", "Surname", "Forename", "MiddleNames", "Sex", "Gender",
        "Relationship", "Responsibility", "Address", "Phones", "Email"},
       unknown);
-  return out;
 }
 
 // The digests of the pupil's bytes without some of its direct children.
@@ -161,10 +160,12 @@ void PupilDigests(const Tree& t, std::string_view bytes, CtfPupil* out) {
   out->digest_without_attendance = XXH3_64bits_digest(&without_attendance);
 }
 
-// Reads the pupil held in `t` (node 0).
-CtfPupil ReadPupil(const Tree& t, std::string_view bytes, int index) {
+// Reads the pupil held in `t` (node 0) into `*out_ptr` (a new CtfPupil,
+// filled in place: the struct is large).
+void ReadPupil(const Tree& t, std::string_view bytes, int index,
+               CtfPupil* out_ptr) {
   constexpr int p = 0;
-  CtfPupil out;
+  CtfPupil& out = *out_ptr;
   out.index = index;
   out.line = t.Line(p);
   const std::string path = "Pupil";
@@ -248,8 +249,8 @@ CtfPupil ReadPupil(const Tree& t, std::string_view bytes, int index) {
   if (const int cs = t.Child(p, "Contacts"); cs != kNone) {
     for (int c = t.FirstChild(cs); c != kNone; c = t.NextSibling(c)) {
       if (t.Name(c) != "Contact") continue;
-      out.contacts.push_back(ReadContact(
-          t, c, bytes, path + "/Contacts/Contact", &out.unknown_elements));
+      ReadContact(t, c, bytes, path + "/Contacts/Contact",
+                  &out.unknown_elements, &out.contacts.emplace_back());
     }
   }
   if (const int a = t.Child(p, "Attendance"); a != kNone) {
@@ -281,7 +282,6 @@ CtfPupil ReadPupil(const Tree& t, std::string_view bytes, int index) {
                "ServiceChildren", "Service", "Exclusions", "Photo"},
               &out.unknown_elements);
   PupilDigests(t, bytes, &out);
-  return out;
 }
 
 void NoteOnce(std::vector<std::string>* list, std::string path) {
@@ -343,7 +343,7 @@ class CtfSink : public XmlSink {
       capture_->End(end);
       if (!capture_->open()) {
         if (capture_ == &pupil_) {
-          out_->pupils.push_back(ReadPupil(pupil_, bytes_, ++pupils_));
+          ReadPupil(pupil_, bytes_, ++pupils_, &out_->pupils.emplace_back());
         }
         capture_ = nullptr;
       }

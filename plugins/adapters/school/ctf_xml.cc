@@ -5,6 +5,7 @@
 #include <expat.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -31,11 +32,14 @@ struct State {
   }
 };
 
-// Strips a namespace prefix ("ctf:Pupil" -> "Pupil").
+// Strips a namespace prefix ("ctf:Pupil" -> "Pupil"), in one pass.
 std::string_view LocalName(const XML_Char* name) {
-  std::string_view n(name);
-  const size_t colon = n.rfind(':');
-  return colon == std::string_view::npos ? n : n.substr(colon + 1);
+  const char* start = name;
+  const char* p = name;
+  for (; *p != '\0'; ++p) {
+    if (*p == ':') start = p + 1;
+  }
+  return std::string_view(start, static_cast<size_t>(p - start));
 }
 
 void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char**) {
@@ -89,6 +93,14 @@ int XMLCALL OnExternalEntity(XML_Parser parser, const XML_Char*,
   auto* s = static_cast<State*>(XML_GetUserData(parser));
   s->Fail("xml_dtd_refused", "external entities are not accepted");
   return XML_STATUS_ERROR;
+}
+
+// The first 8 bytes of a name, zero-padded: most names differ there, so
+// Child() compares one integer before any bytes.
+uint64_t NamePrefix(std::string_view name) {
+  uint64_t v = 0;
+  std::memcpy(&v, name.data(), std::min<size_t>(8, name.size()));
+  return v;
 }
 
 bool IsXmlSpace(char c) {
@@ -171,13 +183,22 @@ int LineCounter::LineAt(size_t offset) {
   if (offset < pos_) return line_;
   const char* p = bytes_.data();
   if (unit_ == 1) {
-    int n = 0;
-    for (size_t i = pos_; i < offset; ++i) {
-      // CR LF counts once: the CR when no LF follows, and every LF.
-      n += p[i] == '\n';
-      n += p[i] == '\r' && (i + 1 >= bytes_.size() || p[i + 1] != '\n');
+    // Every LF ends a line, and so does a CR that no LF follows (memchr:
+    // lines are tens of bytes or more, so this is a few calls per line).
+    const char* const stop = p + offset;
+    for (const char* lf = p + pos_;
+         (lf = static_cast<const char*>(std::memchr(
+              lf, '\n', static_cast<size_t>(stop - lf)))) != nullptr;
+         ++lf) {
+      ++line_;
     }
-    line_ += n;
+    const char* cr = p + pos_;
+    while ((cr = static_cast<const char*>(std::memchr(
+                cr, '\r', static_cast<size_t>(stop - cr)))) != nullptr) {
+      const size_t i = static_cast<size_t>(cr - p);
+      if (i + 1 >= bytes_.size() || p[i + 1] != '\n') ++line_;
+      ++cr;
+    }
     pos_ = offset;
     return line_;
   }
@@ -208,6 +229,7 @@ void FlatXmlTree::Start(std::string_view name, size_t begin, int line) {
   Node& n = nodes_.emplace_back();
   n.name_off = static_cast<uint32_t>(names_.size());
   n.name_len = static_cast<uint32_t>(name.size());
+  n.name_prefix = NamePrefix(name);
   names_.append(name);
   n.line = line;
   n.begin = begin;
@@ -265,11 +287,14 @@ std::string_view FlatXmlTree::Text(int node) const {
 
 int FlatXmlTree::Child(int node, std::string_view name) const {
   if (node == kNone) return kNone;
+  const uint64_t prefix = NamePrefix(name);
   for (int c = nodes_[node].first_child; c != kNone;
        c = nodes_[c].next_sibling) {
     const Node& n = nodes_[c];
-    if (n.name_len == name.size() &&
-        std::string_view(names_).substr(n.name_off, n.name_len) == name) {
+    if (n.name_prefix == prefix && n.name_len == name.size() &&
+        (name.size() <= 8 ||
+         std::memcmp(names_.data() + n.name_off + 8, name.data() + 8,
+                     name.size() - 8) == 0)) {
       return c;
     }
   }

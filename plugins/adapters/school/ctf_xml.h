@@ -128,6 +128,7 @@ class FlatXmlTree {
 
  private:
   struct Node {
+    uint64_t name_prefix = 0;  // first 8 bytes of the name, zero-padded
     uint32_t name_off = 0, name_len = 0;
     uint32_t text_off = 0, text_len = 0;
     int first_child = kNone, last_child = kNone, next_sibling = kNone;
