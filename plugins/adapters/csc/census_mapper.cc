@@ -1,8 +1,11 @@
 // CIN census -> ehx envelopes: RC9 closures become StepDown, 5D referrals
 // that match an ehx step-up become ReferralOutcome with the CSC episode
 // link. See README.md "CIN census" for the mapping table.
+#include <google/protobuf/arena.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 
 #include "cin_census.h"
 #include "csc_ingest.h"
@@ -13,6 +16,7 @@ namespace {
 
 namespace cv1 = ::ehxpb::cases::v1;
 namespace ex = ::ehxpb::exchange::v1;
+using ::google::protobuf::Arena;
 
 RecordError Err(std::string field, std::string rule, std::string message,
                 bool flagged) {
@@ -38,14 +42,12 @@ std::string CollectionVersion(const CscConfig& config, const CensusHeader& h) {
   return "";
 }
 
-cv1::Code MakeCode(const char* system, std::string code,
-                   const std::string& version, std::string original) {
-  cv1::Code c;
-  c.set_system(system);
-  c.set_code(std::move(code));
-  c.set_version(version);
-  c.set_original_value(std::move(original));
-  return c;
+void SetCode(cv1::Code* c, const char* system, const std::string& code,
+             const std::string& version, const std::string& original) {
+  c->set_system(system);
+  c->set_code(code);
+  c->set_version(version);
+  c->set_original_value(original);
 }
 
 // Adds an NHS number / UPN identifier, flagged INVALID (and reported) when
@@ -133,9 +135,9 @@ bool MapSex(const std::string& raw, std::string* code) {
 }
 
 // Builds the child; `flags` collects flagged problems.
-cv1::Person MapChild(const CensusChild& c, const std::string& version,
-                     std::vector<RecordError>* flags) {
-  cv1::Person p;
+void MapChild(const CensusChild& c, const std::string& version,
+              std::vector<RecordError>* flags, cv1::Person* person) {
+  cv1::Person& p = *person;
   p.set_person_id("csc:" + c.la_child_id);
   auto* la = p.add_identifiers();
   la->set_system(kLaChildIdSystem);
@@ -178,20 +180,19 @@ cv1::Person MapChild(const CensusChild& c, const std::string& version,
   if (!sex_raw.empty()) {
     std::string code;
     if (MapSex(sex_raw, &code)) {
-      *p.mutable_sex() = MakeCode(kSexSystem, code, version, sex_raw);
+      SetCode(p.mutable_sex(), kSexSystem, code, version, sex_raw);
     } else {
       flags->push_back(Err(sex_field, "sex_code_unknown",
                            "not M, F, U (or 0, 1, 2, 9): left out", true));
     }
   }
   if (!c.ethnicity.empty()) {
-    *p.mutable_ethnicity() =
-        MakeCode(kEthnicitySystem, c.ethnicity, version, c.ethnicity);
+    SetCode(p.mutable_ethnicity(), kEthnicitySystem, c.ethnicity, version,
+            c.ethnicity);
   }
   for (const std::string& d : c.disabilities) {
-    *p.add_disabilities() = MakeCode(kDisabilitySystem, d, version, d);
+    SetCode(p.add_disabilities(), kDisabilitySystem, d, version, d);
   }
-  return p;
 }
 
 enum class Bool3 { kAbsent, kTrue, kFalse, kInvalid };
@@ -279,6 +280,12 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
     }
     return result;
   }
+  // Every envelope (and the child and episode messages they are built
+  // from) lives on one arena that the items share (see MappedEnvelope).
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.start_block_size = size_t{64} << 10;
+  arena_options.max_block_size = size_t{1} << 20;
+  const auto arena = std::make_shared<Arena>(arena_options);
   const std::string version = CollectionVersion(config, file.header);
   const int window =
       config.link_window_days() > 0 ? config.link_window_days() : 30;
@@ -288,9 +295,13 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
   const auto& lead = config.step_down_lead_practitioner();
 
   for (const CensusChild& c : file.children) {
-    const std::string cpos = "Message/Children/Child[" +
-                             std::to_string(c.index) + "] (line " +
-                             std::to_string(c.line) + ")";
+    // Only the children with notes or a bad LAchildID need their position.
+    std::string cpos;
+    if (!c.issues.empty() || !c.unknown_elements.empty() ||
+        c.la_child_id.empty() || !ValidLaChildId(c.la_child_id)) {
+      cpos = "Message/Children/Child[" + std::to_string(c.index) + "] (line " +
+             std::to_string(c.line) + ")";
+    }
     // Notes about the child as a whole.
     for (const CensusIssue& i : c.issues) {
       MappedItem note;
@@ -321,8 +332,19 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
       result.items.push_back(std::move(bad));
       continue;
     }
+    // The child is mapped (and looked up in the link index) only when one
+    // of its episodes is an early help matter (5D or RC9): most are not.
+    size_t last_rc9 = c.details.size();
+    bool any_matter = false;
+    for (size_t k = 0; k < c.details.size(); ++k) {
+      const bool rc9 = c.details[k].reason_for_closure == "RC9";
+      if (rc9) last_rc9 = k;
+      any_matter = any_matter || rc9 || c.details[k].referral_source == "5D";
+    }
+    if (!any_matter) continue;
     std::vector<RecordError> child_flags;
-    const cv1::Person person = MapChild(c, version, &child_flags);
+    cv1::Person& person = *Arena::CreateMessage<cv1::Person>(arena.get());
+    MapChild(c, version, &child_flags, &person);
     const std::vector<std::string> hashes = LinkableIdHashes(person);
     const auto* cfg_link = ConfigLink(config, c.la_child_id);
     std::vector<LinkEntry> candidates;
@@ -330,7 +352,8 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
       candidates = index.ByIdentifiers(hashes);
     }
 
-    for (const CinDetails& d : c.details) {
+    for (size_t k = 0; k < c.details.size(); ++k) {
+      const CinDetails& d = c.details[k];
       const std::string dpos = "Message/Children/Child[" +
                                std::to_string(c.index) + "]/CINdetails[" +
                                std::to_string(d.index) + "] (line " +
@@ -383,20 +406,19 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
                             "not true/false/1/0: treated as not stated", true));
       }
 
-      cv1::CinEpisodeLink episode;
+      cv1::CinEpisodeLink& episode =
+          *Arena::CreateMessage<cv1::CinEpisodeLink>(arena.get());
       episode.set_cin_episode_id(c.la_child_id + "/" + d.referral_date);
       episode.set_la_child_id(c.la_child_id);
       *episode.mutable_referral_date() = *ref_date;
       if (close_date) *episode.mutable_closure_date() = *close_date;
       if (!d.reason_for_closure.empty()) {
-        *episode.mutable_reason_for_closure() =
-            MakeCode(kReasonForClosureSystem, d.reason_for_closure, version,
-                     d.reason_for_closure);
+        SetCode(episode.mutable_reason_for_closure(), kReasonForClosureSystem,
+                d.reason_for_closure, version, d.reason_for_closure);
       }
       if (!d.referral_source.empty()) {
-        *episode.mutable_referral_source() =
-            MakeCode(kReferralSourceSystem, d.referral_source, version,
-                     d.referral_source);
+        SetCode(episode.mutable_referral_source(), kReferralSourceSystem,
+                d.referral_source, version, d.referral_source);
       }
       const std::string ep_key = StableHash({c.la_child_id, d.referral_date});
       const std::string ep_version = EpisodeVersion(d);
@@ -424,7 +446,7 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
                          : "no ehx step-up referral or case_links entry "
                            "matches this 5D referral");
         } else {
-          Envelope env;
+          Envelope& env = *Arena::CreateMessage<Envelope>(arena.get());
           env.set_event_type(ex::EVENT_TYPE_REFERRAL_OUTCOME);
           env.set_case_ref(l5->case_ref);
           const std::string referral_id =
@@ -443,13 +465,19 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
             o->set_decision(cv1::REFERRAL_DECISION_S17_ASSESSMENT);
           }
           *o->mutable_decided_at() = LondonMidnight(*ref_date);
-          *o->mutable_cin_episode() = episode;
+          // The step-down below needs the episode too; else it moves.
+          if (is_rc9) {
+            *o->mutable_cin_episode() = episode;
+          } else {
+            *o->mutable_cin_episode() = std::move(episode);
+          }
           o->set_feedback(
               "CIN census: episode of need recorded from referral source 5D "
               "(early help)");
           MappedItem item;
           item.position = dpos;
-          item.envelope = std::move(env);
+          item.envelope =
+              MappedEnvelope(std::shared_ptr<Envelope>(arena, &env));
           item.errors = flags;
           result.items.push_back(std::move(item));
         }
@@ -480,7 +508,7 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
                                  true));
           }
         }
-        Envelope env;
+        Envelope& env = *Arena::CreateMessage<Envelope>(arena.get());
         env.set_event_type(ex::EVENT_TYPE_STEP_DOWN);
         env.set_case_ref(ld ? ld->case_ref : prefix + c.la_child_id);
         env.set_idempotency_key("csc-cin-sd-" + ep_key + "-" + ep_version);
@@ -488,7 +516,7 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
         auto* s = env.mutable_step_down();
         s->set_cin_episode_id(episode.cin_episode_id());
         s->set_closure_reason("RC9");
-        *s->mutable_cin_episode() = episode;
+        *s->mutable_cin_episode() = std::move(episode);  // its last use
         auto* lp = s->mutable_lead_practitioner();
         lp->set_name(lead.name());
         lp->set_role(lead.role());
@@ -504,12 +532,17 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
           cp->set_kind(cv1::CONTACT_POINT_KIND_SECURE_EMAIL);
           cp->set_value(lead.email());
         }
-        *s->add_children() = person;
+        // The last step-down of the child takes the person, the others copy.
+        if (k == last_rc9) {
+          *s->add_children() = std::move(person);
+        } else {
+          *s->add_children() = person;
+        }
         *s->mutable_decided_on() = *close_date;
         if (ld) s->set_early_help_case_id(ld->case_ref);
         MappedItem item;
         item.position = dpos;
-        item.envelope = std::move(env);
+        item.envelope = MappedEnvelope(std::shared_ptr<Envelope>(arena, &env));
         item.errors = std::move(sflags);
         result.items.push_back(std::move(item));
       }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "csc_util.h"
+#include "ehx_sdk/line_counter.h"
 
 namespace ehx::adapters::csc {
 namespace {
@@ -21,7 +22,12 @@ constexpr size_t kMaxDetailsPerChild = 1000;
 struct State {
   XML_Parser parser = nullptr;
   CensusFile* out = nullptr;
-  std::vector<std::string> path;  // local names, root first
+  ehx::sdk::LineCounter* lines = nullptr;
+  // Local names of the open elements, root first: path[0..depth). The
+  // strings are reused from element to element (assign, never erase), so
+  // walking the document allocates nothing once they have grown.
+  std::vector<std::string> path;
+  size_t depth = 0;
   std::string text;
   bool text_overflow = false;
   CensusError error;
@@ -36,9 +42,12 @@ struct State {
     error.line = static_cast<int>(XML_GetCurrentLineNumber(parser));
     XML_StopParser(parser, XML_FALSE);
   }
-  int Line() const {
-    const auto l = XML_GetCurrentLineNumber(parser);
-    return l > INT_MAX ? INT_MAX : static_cast<int>(l);
+  // Line of the current start tag, from its byte offset (memchr per line;
+  // XML_GetCurrentLineNumber walks every byte through expat's tracker).
+  int Line() {
+    const XML_Index at = XML_GetCurrentByteIndex(parser);
+    return lines == nullptr || at < 0 ? 0
+                                      : lines->LineAt(static_cast<size_t>(at));
   }
   CensusChild* Child() {
     return out->children.empty() ? nullptr : &out->children.back();
@@ -48,8 +57,8 @@ struct State {
     return c == nullptr || c->details.empty() ? nullptr : &c->details.back();
   }
   bool At(std::initializer_list<const char*> suffix) const {
-    if (suffix.size() > path.size()) return false;
-    size_t i = path.size() - suffix.size();
+    if (suffix.size() > depth) return false;
+    size_t i = depth - suffix.size();
     for (const char* s : suffix) {
       if (path[i++] != s) return false;
     }
@@ -57,15 +66,15 @@ struct State {
   }
 };
 
-std::string LocalName(const XML_Char* name) {
+std::string_view LocalName(const XML_Char* name) {
   std::string_view n(name);
   const size_t colon = n.rfind(':');
   if (colon != std::string_view::npos) n.remove_prefix(colon + 1);
-  return std::string(n);
+  return n;
 }
 
 // Assigns a leaf's text, reporting a repeated single-valued element.
-void SetOnce(std::string* slot, const std::string& value, const char* field,
+void SetOnce(std::string* slot, std::string_view value, const char* field,
              std::vector<CensusIssue>* issues) {
   if (!slot->empty()) {
     issues->push_back({field, "duplicate_element",
@@ -78,14 +87,15 @@ void SetOnce(std::string* slot, const std::string& value, const char* field,
 void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char**) {
   auto* st = static_cast<State*>(data);
   if (st->failed) return;
-  st->path.push_back(LocalName(name));
+  if (st->path.size() <= st->depth) st->path.emplace_back();
+  st->path[st->depth++].assign(LocalName(name));
   st->text.clear();
   st->text_overflow = false;
-  if (st->path.size() > kMaxDepth) {
+  if (st->depth > kMaxDepth) {
     st->Fail("xml_too_deep", "elements nested deeper than 32 levels");
     return;
   }
-  const size_t depth = st->path.size();
+  const size_t depth = st->depth;
   if (depth == 1) {
     if (st->path[0] != "Message") {
       st->Fail("cin_root_not_message",
@@ -99,10 +109,10 @@ void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char**) {
       st->Fail("too_many_records", "more than 2,000,000 Child elements");
       return;
     }
-    CensusChild c;
-    c.index = static_cast<int>(st->out->children.size()) + 1;
+    const int index = static_cast<int>(st->out->children.size()) + 1;
+    CensusChild& c = st->out->children.emplace_back();  // filled in place
+    c.index = index;
     c.line = st->Line();
-    st->out->children.push_back(std::move(c));
     return;
   }
   CensusChild* child = st->Child();
@@ -111,10 +121,10 @@ void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char**) {
       st->Fail("too_many_records", "more than 1000 CINdetails in one Child");
       return;
     }
-    CinDetails d;
-    d.index = static_cast<int>(child->details.size()) + 1;
+    const int index = static_cast<int>(child->details.size()) + 1;
+    CinDetails& d = child->details.emplace_back();
+    d.index = index;
     d.line = st->Line();
-    child->details.push_back(std::move(d));
     return;
   }
   if (depth == 5 && child && st->path[3] == "CINdetails") {
@@ -138,22 +148,33 @@ void XMLCALL OnText(void* data, const XML_Char* s, int len) {
   st->text.append(s, static_cast<size_t>(len));
 }
 
-void OnChildLeaf(State* st, CensusChild* c, const std::string& value) {
+void OnChildLeaf(State* st, CensusChild* c, std::string_view value) {
   const auto& p = st->path;
-  const size_t depth = p.size();
-  const std::string& n = p.back();
+  const size_t depth = st->depth;
+  const std::string& n = p[depth - 1];
   if (depth == 5 && p[3] == "ChildIdentifiers") {
     std::string* slot = nullptr;
-    if (n == "LAchildID") slot = &c->la_child_id;
-    if (n == "UPN") slot = &c->upn;
-    if (n == "FormerUPN") slot = &c->former_upn;
-    if (n == "UPNunknown") slot = &c->upn_unknown;
-    if (n == "NHSnumber" || n == "NHSNumber") slot = &c->nhs_number;
-    if (n == "PersonBirthDate") slot = &c->birth_date;
-    if (n == "ExpectedPersonBirthDate") slot = &c->expected_birth_date;
-    if (n == "Sex") slot = &c->sex;
-    if (n == "GenderCurrent") slot = &c->gender_current;
-    if (n == "PersonDeathDate") slot = &c->death_date;
+    if (n == "LAchildID") {
+      slot = &c->la_child_id;
+    } else if (n == "UPN") {
+      slot = &c->upn;
+    } else if (n == "FormerUPN") {
+      slot = &c->former_upn;
+    } else if (n == "UPNunknown") {
+      slot = &c->upn_unknown;
+    } else if (n == "NHSnumber" || n == "NHSNumber") {
+      slot = &c->nhs_number;
+    } else if (n == "PersonBirthDate") {
+      slot = &c->birth_date;
+    } else if (n == "ExpectedPersonBirthDate") {
+      slot = &c->expected_birth_date;
+    } else if (n == "Sex") {
+      slot = &c->sex;
+    } else if (n == "GenderCurrent") {
+      slot = &c->gender_current;
+    } else if (n == "PersonDeathDate") {
+      slot = &c->death_date;
+    }
     if (slot != nullptr) {
       SetOnce(slot, value, n.c_str(), &c->issues);
     } else {
@@ -167,7 +188,7 @@ void OnChildLeaf(State* st, CensusChild* c, const std::string& value) {
   }
   if (depth == 6 && p[3] == "ChildCharacteristics" && p[4] == "Disabilities" &&
       n == "Disability") {
-    if (!value.empty()) c->disabilities.push_back(value);
+    if (!value.empty()) c->disabilities.emplace_back(value);
     return;
   }
   if (depth >= 5 && p[3] == "CINdetails") {
@@ -175,13 +196,21 @@ void OnChildLeaf(State* st, CensusChild* c, const std::string& value) {
     if (d == nullptr) return;
     if (depth == 5) {
       std::string* slot = nullptr;
-      if (n == "CINreferralDate") slot = &d->referral_date;
-      if (n == "ReferralSource") slot = &d->referral_source;
-      if (n == "PrimaryNeedCode") slot = &d->primary_need;
-      if (n == "CINclosureDate") slot = &d->closure_date;
-      if (n == "ReasonForClosure") slot = &d->reason_for_closure;
-      if (n == "DateOfInitialCPC") slot = &d->date_of_initial_cpc;
-      if (n == "ReferralNFA") slot = &d->referral_nfa;
+      if (n == "CINreferralDate") {
+        slot = &d->referral_date;
+      } else if (n == "ReferralSource") {
+        slot = &d->referral_source;
+      } else if (n == "PrimaryNeedCode") {
+        slot = &d->primary_need;
+      } else if (n == "CINclosureDate") {
+        slot = &d->closure_date;
+      } else if (n == "ReasonForClosure") {
+        slot = &d->reason_for_closure;
+      } else if (n == "DateOfInitialCPC") {
+        slot = &d->date_of_initial_cpc;
+      } else if (n == "ReferralNFA") {
+        slot = &d->referral_nfa;
+      }
       if (slot != nullptr) {
         SetOnce(slot, value, n.c_str(), &d->issues);
       } else if (n != "Assessments" && n != "CINPlanDates" &&
@@ -193,7 +222,7 @@ void OnChildLeaf(State* st, CensusChild* c, const std::string& value) {
     }
     if (depth == 7 && p[4] == "Assessments" &&
         p[5] == "FactorsIdentifiedAtAssessment" && n == "AssessmentFactors") {
-      if (!value.empty()) d->assessment_factors.push_back(value);
+      if (!value.empty()) d->assessment_factors.emplace_back(value);
     }
     return;
   }
@@ -202,15 +231,14 @@ void OnChildLeaf(State* st, CensusChild* c, const std::string& value) {
 void XMLCALL OnEnd(void* data, const XML_Char*) {
   auto* st = static_cast<State*>(data);
   if (st->failed) return;
-  const std::string value(Trim(st->text));
+  // A view of the element's text: st->text is cleared only at the end.
+  const std::string_view value = Trim(st->text);
   const bool overflow = st->text_overflow;
-  st->text.clear();
-  st->text_overflow = false;
-  const size_t depth = st->path.size();
+  const size_t depth = st->depth;
   if (depth >= 4 && st->path[1] == "Children" && st->path[2] == "Child") {
     if (CensusChild* c = st->Child()) {
       if (overflow) {
-        c->issues.push_back({st->path.back(), "text_too_long",
+        c->issues.push_back({st->path[depth - 1], "text_too_long",
                              "element text longer than 4096 bytes"});
       } else {
         OnChildLeaf(st, c, value);
@@ -226,7 +254,9 @@ void XMLCALL OnEnd(void* data, const XML_Char*) {
       st->out->header.lea = value;
     }
   }
-  if (!st->path.empty()) st->path.pop_back();
+  st->text.clear();
+  st->text_overflow = false;
+  if (st->depth > 0) --st->depth;
 }
 
 void XMLCALL OnDoctype(void* data, const XML_Char*, const XML_Char*,
@@ -264,6 +294,8 @@ bool ParseCensus(std::string_view bytes, CensusFile* out, CensusError* error) {
   State st;
   st.parser = parser;
   st.out = out;
+  ehx::sdk::LineCounter lines(bytes);
+  st.lines = &lines;
   XML_SetUserData(parser, &st);
   XML_SetElementHandler(parser, &OnStart, &OnEnd);
   XML_SetCharacterDataHandler(parser, &OnText);

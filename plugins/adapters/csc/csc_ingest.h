@@ -16,6 +16,7 @@
 #define EHX_PLUGINS_ADAPTERS_CSC_CSC_INGEST_H_
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,13 +33,39 @@ using Envelope = ::ehxpb::exchange::v1::Envelope;
 using RecordError = ::ehxpb::adapter::v1::RecordError;
 using IngestReport = ::ehxpb::adapter::v1::IngestReport;
 
+// The envelope of a MappedItem, or none: std::optional<Envelope>'s
+// interface for what callers use (explicit bool, *, ->, assignment from an
+// Envelope), but shared and possibly on an arena: MapCensus builds all its
+// envelopes on one protobuf Arena, which each MappedEnvelope keeps alive
+// (std::shared_ptr aliasing), so building and freeing tens of thousands of
+// envelopes is a few block allocations instead of a malloc/free per
+// submessage and string. Copies share the envelope (shallow).
+class MappedEnvelope {
+ public:
+  MappedEnvelope() = default;
+  // `env` is owned by whatever `owner` owns (e.g. an arena).
+  explicit MappedEnvelope(std::shared_ptr<Envelope> env)
+      : env_(std::move(env)) {}
+  MappedEnvelope& operator=(Envelope&& env) {
+    env_ = std::make_shared<Envelope>(std::move(env));
+    return *this;
+  }
+  explicit operator bool() const { return env_ != nullptr; }
+  bool has_value() const { return env_ != nullptr; }
+  Envelope& operator*() const { return *env_; }
+  Envelope* operator->() const { return env_.get(); }
+
+ private:
+  std::shared_ptr<Envelope> env_;
+};
+
 // One unit of the report, in input order.
 struct MappedItem {
   std::string position;
   // Set: a record to publish (its `errors` are flagged_only notes).
   // Empty with counts_as_record: a dropped record (errors say why).
   // Empty without counts_as_record: a note about the input (flagged).
-  std::optional<Envelope> envelope;
+  MappedEnvelope envelope;
   bool counts_as_record = true;
   std::vector<RecordError> errors;
 };

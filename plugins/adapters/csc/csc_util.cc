@@ -315,10 +315,11 @@ std::string StableHash(std::initializer_list<std::string_view> parts) {
       h *= 1099511628211ull;
     }
   }
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx",
-                static_cast<unsigned long long>(h));
-  return buf;
+  // What snprintf("%016llx") printed, without a format call per hash.
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) out[i] = kHex[h & 0xf];
+  return out;
 }
 
 std::string SafeName(std::string_view s) {

@@ -164,59 +164,6 @@ std::string_view TrimXml(std::string_view s) {
   return s.substr(b, e - b);
 }
 
-LineCounter::LineCounter(std::string_view bytes) : bytes_(bytes) {
-  if (bytes.size() >= 2) {
-    const auto b0 = static_cast<unsigned char>(bytes[0]);
-    const auto b1 = static_cast<unsigned char>(bytes[1]);
-    if ((b0 == 0xFF && b1 == 0xFE) || (b0 == '<' && b1 == 0)) {
-      unit_ = 2;
-      low_ = 0;
-    } else if ((b0 == 0xFE && b1 == 0xFF) || (b0 == 0 && b1 == '<')) {
-      unit_ = 2;
-      low_ = 1;
-    }
-  }
-}
-
-int LineCounter::LineAt(size_t offset) {
-  offset = std::min(offset, bytes_.size());
-  if (offset < pos_) return line_;
-  const char* p = bytes_.data();
-  if (unit_ == 1) {
-    // Every LF ends a line, and so does a CR that no LF follows (memchr:
-    // lines are tens of bytes or more, so this is a few calls per line).
-    const char* const stop = p + offset;
-    for (const char* lf = p + pos_;
-         (lf = static_cast<const char*>(std::memchr(
-              lf, '\n', static_cast<size_t>(stop - lf)))) != nullptr;
-         ++lf) {
-      ++line_;
-    }
-    const char* cr = p + pos_;
-    while ((cr = static_cast<const char*>(std::memchr(
-                cr, '\r', static_cast<size_t>(stop - cr)))) != nullptr) {
-      const size_t i = static_cast<size_t>(cr - p);
-      if (i + 1 >= bytes_.size() || p[i + 1] != '\n') ++line_;
-      ++cr;
-    }
-    pos_ = offset;
-    return line_;
-  }
-  auto unit = [&](size_t i) {
-    const auto lo = static_cast<unsigned char>(p[i + low_]);
-    const auto hi = static_cast<unsigned char>(p[i + 1 - low_]);
-    return hi == 0 ? static_cast<int>(lo) : 256;
-  };
-  size_t i = pos_;
-  for (; i < offset && i + 1 < bytes_.size(); i += 2) {
-    const int u = unit(i);
-    if (u == '\n') ++line_;
-    if (u == '\r' && (i + 3 >= bytes_.size() || unit(i + 2) != '\n')) ++line_;
-  }
-  pos_ = i;
-  return line_;
-}
-
 void FlatXmlTree::Clear() {
   nodes_.clear();
   open_.clear();

@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ehx_sdk/line_counter.h"
+
 namespace ehx::adapters::school {
 
 // One element: its local name, its character data (concatenated, not
@@ -70,22 +72,8 @@ class XmlSink {
 bool StreamXml(std::string_view bytes, const XmlLimits& limits, XmlSink* sink,
                XmlError* error);
 
-// 1-based line of byte `offset` of `bytes` the way expat counts lines (LF,
-// CR LF and CR each end a line). Incremental: offsets must not decrease
-// between calls on one counter. Handles ASCII-compatible encodings (UTF-8,
-// ISO-8859-1) and UTF-16 (told by its BOM or a "<" code unit first).
-class LineCounter {
- public:
-  explicit LineCounter(std::string_view bytes);
-  int LineAt(size_t offset);
-
- private:
-  std::string_view bytes_;
-  int unit_ = 1;  // bytes per code unit: 1, or 2 for UTF-16
-  int low_ = 0;   // UTF-16: offset of the low byte in a unit (LE 0, BE 1)
-  size_t pos_ = 0;
-  int line_ = 1;
-};
+// Line numbers from byte offsets (shared with the CSC adapter).
+using ::ehx::sdk::LineCounter;
 
 // The elements of one record (one subtree), flattened: nodes in document
 // order in one vector, names and text in one buffer, linked by index. Built
