@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <set>
@@ -146,7 +147,7 @@ bool StartsWithDigit(std::string_view s) {
 // Maps a CTF address. Problems are flagged (the address is still useful).
 bool MapAddress(const CtfAddress& a, cases::Address* out,
                 std::vector<RecordError>* errors, const std::string& position,
-                const std::string& field) {
+                const std::function<std::string()>& field) {
   if (!a.present) return false;
   if (a.bs7666) {
     if (!a.saon.empty()) out->add_lines(a.saon);
@@ -165,7 +166,7 @@ bool MapAddress(const CtfAddress& a, cases::Address* out,
       if (ok) {
         out->set_uprn(a.uprn);
       } else {
-        AddError(errors, position, field + "/UniquePropertyReferenceNumber",
+        AddError(errors, position, field() + "/UniquePropertyReferenceNumber",
                  "uprn_format", "a UPRN must be 1-12 digits; not mapped", true);
       }
     }
@@ -184,7 +185,7 @@ bool MapAddress(const CtfAddress& a, cases::Address* out,
              std::isalpha(static_cast<unsigned char>(country[1]))) {
     out->set_country(country);
   } else {
-    AddError(errors, position, field + "/Country", "country_code_unknown",
+    AddError(errors, position, field() + "/Country", "country_code_unknown",
              "the country is not an ISO 3166-1 alpha-2 code; not mapped", true);
   }
   if (out->lines_size() == 0 && out->postcode().empty() &&
@@ -288,13 +289,21 @@ void PutLe64(std::string* out, uint64_t v) {
 // file, the file's Header and the mapping context), so a re-read is
 // answered as a duplicate and a change is a new message. No personal data
 // (hashes only). See README "Idempotency keys".
-void SetKey(Envelope* env, const char* kind, uint64_t record_hash,
-            const std::string& context, std::initializer_list<uint64_t> parts) {
-  std::string buf = context;
+void SetKey(Envelope* env, char kind, uint64_t record_hash,
+            const std::string& context, std::initializer_list<uint64_t> parts,
+            std::string* scratch) {
+  std::string& buf = *scratch;  // reused: no allocation once grown
+  buf.assign(context);
   for (uint64_t p : parts) PutLe64(&buf, p);
-  env->set_idempotency_key(std::string("ctf-") + kind + "-" +
-                           Hex64(record_hash) + "-" +
-                           Hex64(XXH3_64bits(buf.data(), buf.size())));
+  const uint64_t content = XXH3_64bits(buf.data(), buf.size());
+  static constexpr char kHex[] = "0123456789abcdef";
+  char key[] = "ctf-?-0123456789abcdef-0123456789abcdef";
+  key[4] = kind;
+  for (int i = 15; i >= 0; --i) {
+    key[6 + i] = kHex[(record_hash >> (4 * (15 - i))) & 0xf];
+    key[23 + i] = kHex[(content >> (4 * (15 - i))) & 0xf];
+  }
+  env->set_idempotency_key(key, sizeof(key) - 1);
 }
 
 void InitEnvelope(const Ctx& ctx, const std::string& case_ref,
@@ -653,7 +662,7 @@ class PupilMapper {
     }
 
     if (!MapAddress(p_.address, person_->add_addresses(), &out_->errors,
-                    out_->position, "Address")) {
+                    out_->position, [] { return std::string("Address"); })) {
       person_->mutable_addresses()->RemoveLast();
     }
     MapPhones(p_.phones, p_.email, person_->mutable_contacts());
@@ -671,10 +680,12 @@ class PupilMapper {
   void MapContacts() {
     for (size_t i = 0; i < p_.contacts.size(); ++i) {
       const CtfContact& c = p_.contacts[i];
-      const std::string field =
-          "Contacts/Contact[" + std::to_string(i + 1) + "]";
+      // Only errors name the field: built when one is reported.
+      const auto field = [i] {
+        return "Contacts/Contact[" + std::to_string(i + 1) + "]";
+      };
       if (c.surname.empty() && c.forename.empty()) {
-        Err(field, "required",
+        Err(field(), "required",
             "the contact has no name; contact not mapped (the pupil is)",
             false);
         continue;
@@ -706,7 +717,7 @@ class PupilMapper {
         lives = cases::YES_NO_UNKNOWN_YES;
       } else {
         if (!MapAddress(c.address, person.add_addresses(), &out_->errors,
-                        out_->position, field + "/Address")) {
+                        out_->position, [&] { return field() + "/Address"; })) {
           person.mutable_addresses()->RemoveLast();
         } else {
           if (p_.address.present) {
@@ -730,7 +741,7 @@ class PupilMapper {
         SetCode(rel.mutable_type_code(), kRelationshipSystem, code,
                 ctx_.version, c.relationship, info.display);
         if (!known) {
-          Err(field + "/Relationship", "relationship_code_unknown",
+          Err(field() + "/Relationship", "relationship_code_unknown",
               "relationship code not in the CBDS list; mapped to OTHER with "
               "the original code kept",
               true);
@@ -740,7 +751,7 @@ class PupilMapper {
       rel.set_parental_responsibility(
           ParseYesNo(c.responsibility, &recognised));
       if (!recognised) {
-        Err(field + "/Responsibility", "parental_responsibility_unknown",
+        Err(field() + "/Responsibility", "parental_responsibility_unknown",
             "parental responsibility is not true/false; mapped to UNKNOWN",
             true);
       }
@@ -755,19 +766,21 @@ class PupilMapper {
 
       u->set_change_reason("Common Transfer File " + ctx_.version +
                            " contact from school " + ctx_.source_la_estab);
-      SetKey(env, "c", Fnv1a64({"c", ctx_.source_la_estab, upn_, cid}),
-             key_context_, {p_.core_digest, c.native_digest, i});
+      SetKey(env, 'c', Fnv1a64({"c", ctx_.source_la_estab, upn_, cid}),
+             key_context_, {p_.core_digest, c.native_digest, i}, &key_buf_);
       out_->envelopes.push_back(env);
     }
-    SetKey(pupil_env_, "p", Fnv1a64({"p", ctx_.source_la_estab, upn_}),
-           key_context_, {p_.digest_without_attendance});
+    SetKey(pupil_env_, 'p', Fnv1a64({"p", ctx_.source_la_estab, upn_}),
+           key_context_, {p_.digest_without_attendance}, &key_buf_);
   }
 
   void MapAttendance() {
     for (size_t i = 0; i < p_.attendance.size(); ++i) {
       const CtfYearData& y = p_.attendance[i];
-      const std::string field =
-          "Attendance/YearData[" + std::to_string(i + 1) + "]";
+      // Only errors name the field: built when one is reported.
+      const auto field = [i] {
+        return "Attendance/YearData[" + std::to_string(i + 1) + "]";
+      };
       // Year: "2024" (start year) or "2024/25".
       std::string academic;
       if (AllDigits(y.year, 4)) {
@@ -781,7 +794,7 @@ class PupilMapper {
                      std::stoi(y.year.substr(5))) {
         academic = y.year;
       } else {
-        Err(field + "/Year",
+        Err(field() + "/Year",
             y.year.empty() ? "required" : "academic_year_format",
             "the attendance year must be the academic year's start year "
             "(YYYY); year not mapped",
@@ -793,20 +806,21 @@ class PupilMapper {
       const int64_t authorised = ParseCount(y.sessions_authorised);
       const int64_t unauthorised = ParseCount(y.sessions_unauthorised);
       if (possible < 0 || attended < 0 || authorised < 0 || unauthorised < 0) {
-        Err(field, "attendance_count_invalid",
+        Err(field(), "attendance_count_invalid",
             "session counts must be whole numbers >= 0; year not mapped",
             false);
         continue;
       }
       if (attended + authorised + unauthorised > possible) {
-        Err(field + "/SessionsPossible", "attendance_sessions_exceed_possible",
+        Err(field() + "/SessionsPossible",
+            "attendance_sessions_exceed_possible",
             "sessions attended and absent add up to more than sessions "
             "possible; year not mapped",
             false);
         continue;
       }
       if (attended + authorised + unauthorised < possible) {
-        Err(field, "attendance_sessions_sum_mismatch",
+        Err(field(), "attendance_sessions_sum_mismatch",
             "sessions attended and absent add up to less than sessions "
             "possible; published as sent",
             true);
@@ -815,7 +829,7 @@ class PupilMapper {
         bool bad = false;
         for (char c : y.attendance_marks) bad = bad || !IsAttendanceMark(c);
         if (bad) {
-          Err(field + "/AttendanceMarks", "attendance_mark_unknown",
+          Err(field() + "/AttendanceMarks", "attendance_mark_unknown",
               "the marks contain characters that are not attendance codes "
               "(marks are not published)",
               true);
@@ -845,7 +859,7 @@ class PupilMapper {
         if (auto d = ParseIsoDate(y.attendance_start_date)) {
           SetDate(*d, a->mutable_period_start());
         } else {
-          Err(field + "/AttendanceStartDate", "date_invalid",
+          Err(field() + "/AttendanceStartDate", "date_invalid",
               "not a real date written YYYY-MM-DD; not mapped", true);
         }
       }
@@ -857,9 +871,9 @@ class PupilMapper {
       // severe: 50% or more missed. Integer arithmetic, no rounding.
       a->set_persistent_absence(possible > 0 && attended * 10 < possible * 9);
       a->set_severe_absence(possible > 0 && attended * 2 <= possible);
-      SetKey(env, "a",
+      SetKey(env, 'a',
              Fnv1a64({"a", ctx_.source_la_estab, upn_, academic, lea + estab}),
-             key_context_, {p_.core_digest, y.native_digest});
+             key_context_, {p_.core_digest, y.native_digest}, &key_buf_);
       out_->envelopes.push_back(env);
     }
   }
@@ -878,6 +892,7 @@ class PupilMapper {
   cases::Person* person_ = nullptr;
   google::protobuf::RepeatedPtrField<cases::Identifier>* superseded_ = nullptr;
   std::string key_context_;
+  std::string key_buf_;
 };
 
 // Parents and carers by name and relationship: siblings share at least one.
