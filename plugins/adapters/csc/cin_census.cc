@@ -28,6 +28,13 @@ struct State {
   // walking the document allocates nothing once they have grown.
   std::vector<std::string> path;
   size_t depth = 0;
+  // Classified once when the element starts, so that every element's end
+  // compares integers, not names: whether the open depth-3 element is
+  // Message/Children/Child, and which block of the child the open depth-4
+  // element is.
+  bool in_child = false;
+  enum Block { kOtherBlock, kIdentifiers, kCharacteristics, kDetails };
+  Block block = kOtherBlock;
   std::string text;
   bool text_overflow = false;
   CensusError error;
@@ -104,7 +111,15 @@ void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char**) {
     st->saw_root = true;
     return;
   }
-  if (depth == 3 && st->At({"Message", "Children", "Child"})) {
+  if (depth == 3) st->in_child = st->At({"Message", "Children", "Child"});
+  if (depth == 4) {
+    const std::string& n = st->path[3];
+    st->block = n == "ChildIdentifiers"       ? State::kIdentifiers
+                : n == "ChildCharacteristics" ? State::kCharacteristics
+                : n == "CINdetails"           ? State::kDetails
+                                              : State::kOtherBlock;
+  }
+  if (depth == 3 && st->in_child) {
     if (st->out->children.size() >= kMaxChildren) {
       st->Fail("too_many_records", "more than 2,000,000 Child elements");
       return;
@@ -116,7 +131,7 @@ void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char**) {
     return;
   }
   CensusChild* child = st->Child();
-  if (depth == 4 && st->At({"Children", "Child", "CINdetails"}) && child) {
+  if (depth == 4 && st->in_child && st->block == State::kDetails && child) {
     if (child->details.size() >= kMaxDetailsPerChild) {
       st->Fail("too_many_records", "more than 1000 CINdetails in one Child");
       return;
@@ -127,7 +142,7 @@ void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char**) {
     d.line = st->Line();
     return;
   }
-  if (depth == 5 && child && st->path[3] == "CINdetails") {
+  if (depth == 5 && child && st->block == State::kDetails) {
     CinDetails* d = st->Details();
     if (d == nullptr) return;
     const std::string& n = st->path[4];
@@ -152,7 +167,7 @@ void OnChildLeaf(State* st, CensusChild* c, std::string_view value) {
   const auto& p = st->path;
   const size_t depth = st->depth;
   const std::string& n = p[depth - 1];
-  if (depth == 5 && p[3] == "ChildIdentifiers") {
+  if (depth == 5 && st->block == State::kIdentifiers) {
     std::string* slot = nullptr;
     if (n == "LAchildID") {
       slot = &c->la_child_id;
@@ -182,16 +197,16 @@ void OnChildLeaf(State* st, CensusChild* c, std::string_view value) {
     }
     return;
   }
-  if (depth == 5 && p[3] == "ChildCharacteristics" && n == "Ethnicity") {
+  if (depth == 5 && st->block == State::kCharacteristics && n == "Ethnicity") {
     SetOnce(&c->ethnicity, value, "Ethnicity", &c->issues);
     return;
   }
-  if (depth == 6 && p[3] == "ChildCharacteristics" && p[4] == "Disabilities" &&
-      n == "Disability") {
+  if (depth == 6 && st->block == State::kCharacteristics &&
+      p[4] == "Disabilities" && n == "Disability") {
     if (!value.empty()) c->disabilities.emplace_back(value);
     return;
   }
-  if (depth >= 5 && p[3] == "CINdetails") {
+  if (depth >= 5 && st->block == State::kDetails) {
     CinDetails* d = st->Details();
     if (d == nullptr) return;
     if (depth == 5) {
@@ -235,7 +250,7 @@ void XMLCALL OnEnd(void* data, const XML_Char*) {
   const std::string_view value = Trim(st->text);
   const bool overflow = st->text_overflow;
   const size_t depth = st->depth;
-  if (depth >= 4 && st->path[1] == "Children" && st->path[2] == "Child") {
+  if (depth >= 4 && st->in_child) {
     if (CensusChild* c = st->Child()) {
       if (overflow) {
         c->issues.push_back({st->path[depth - 1], "text_too_long",
