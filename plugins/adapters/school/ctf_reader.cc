@@ -343,6 +343,7 @@ class CtfSink : public XmlSink {
       capture_->End(end);
       if (!capture_->open()) {
         if (capture_ == &pupil_) {
+          if (pupils_ == 0) ReservePupils();
           ReadPupil(pupil_, bytes_, ++pupils_, &out_->pupils.emplace_back());
         }
         capture_ = nullptr;
@@ -404,6 +405,21 @@ class CtfSink : public XmlSink {
   }
 
  private:
+  // Sizes the pupil vector from the first pupil's length and the bytes
+  // left, so a large file does not move every CtfPupil (1.5 KB each) on
+  // each doubling and first-touch the old and new buffers (~10 ms on a
+  // 10,000-pupil file). Only an estimate: a wrong guess just means the
+  // vector grows as before. Pupils are taken as at least 1 KB (the
+  // smallest useful pupil is a few hundred bytes), so an odd first pupil
+  // cannot reserve more than bytes/1 KB entries.
+  void ReservePupils() {
+    const size_t first = pupil_.End(0) - pupil_.Begin(0);
+    const size_t left =
+        bytes_.size() - std::min(bytes_.size(), pupil_.Begin(0));
+    const size_t estimate = left / std::max<size_t>(first, 1024);
+    out_->pupils.reserve(estimate + estimate / 8 + 1);
+  }
+
   // Lines are kept for the records that report them.
   bool NeedsLine() const { return depth_ == 5; }  // Contact, YearData
 
