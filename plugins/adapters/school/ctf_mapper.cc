@@ -46,6 +46,9 @@ struct Ctx {
   // Start of every key's content digest input: the key scheme, the Header's
   // native digest and the assigner agency (see SetKey).
   std::string key_context;
+  // PersonUpdate.change_reason of pupil and contact envelopes (the same
+  // for the whole file: built once).
+  std::string pupil_reason, contact_reason;
   google::protobuf::Arena* arena = nullptr;  // owns every envelope
 };
 
@@ -261,14 +264,12 @@ RelationshipInfo MapRelationship(std::string_view code, bool* known) {
                 : RelationshipInfo{cases::RELATIONSHIP_TYPE_OTHER, ""};
 }
 
-bool SameAddress(const CtfAddress& a, const CtfAddress& b) {
-  auto key = [](const CtfAddress& x) {
-    std::string k = Upper(NormalisePostcode(x.postcode)) + "|";
-    k += Lower(x.bs7666 ? x.paon + " " + x.street
-                        : (x.lines.empty() ? "" : x.lines[0]));
-    return k;
-  };
-  return key(a) == key(b);
+// What SameAddress compares: the normalised postcode and first line.
+std::string AddressKey(const CtfAddress& x) {
+  std::string k = Upper(NormalisePostcode(x.postcode)) + "|";
+  k += Lower(x.bs7666 ? x.paon + " " + x.street
+                      : (x.lines.empty() ? "" : x.lines[0]));
+  return k;
 }
 
 // Single-character attendance codes (2024 list plus retired H, J, Y and
@@ -672,9 +673,7 @@ class PupilMapper {
   void BuildPupilEnvelope() {
     InitEnvelope(ctx_, out_->case_ref, exchange::EVENT_TYPE_PERSON_UPDATED,
                  pupil_env_);
-    pupil_env_->mutable_person_update()->set_change_reason(
-        "Common Transfer File " + ctx_.version + " from school " +
-        ctx_.source_la_estab);
+    pupil_env_->mutable_person_update()->set_change_reason(ctx_.pupil_reason);
     out_->envelopes.push_back(pupil_env_);
   }
 
@@ -722,7 +721,11 @@ class PupilMapper {
           person.mutable_addresses()->RemoveLast();
         } else {
           if (p_.address.present) {
-            lives = SameAddress(c.address, p_.address)
+            // The pupil's side is built once for all its contacts.
+            if (pupil_address_key_.empty()) {
+              pupil_address_key_ = AddressKey(p_.address);
+            }
+            lives = AddressKey(c.address) == pupil_address_key_
                         ? cases::YES_NO_UNKNOWN_YES
                         : cases::YES_NO_UNKNOWN_NO;
           }
@@ -765,8 +768,7 @@ class PupilMapper {
       }
       *pupil_env_->mutable_person_update()->add_relationships() = rel;
 
-      u->set_change_reason("Common Transfer File " + ctx_.version +
-                           " contact from school " + ctx_.source_la_estab);
+      u->set_change_reason(ctx_.contact_reason);
       SetKey(env, 'c', Fnv1a64({"c", ctx_.source_la_estab, upn_, cid}),
              key_context_, {p_.core_digest, c.native_digest, i}, &key_buf_);
       out_->envelopes.push_back(env);
@@ -894,6 +896,7 @@ class PupilMapper {
   google::protobuf::RepeatedPtrField<cases::Identifier>* superseded_ = nullptr;
   std::string key_context_;
   std::string key_buf_;
+  std::string pupil_address_key_;  // AddressKey(p_.address), "" until used
 };
 
 // Parents and carers by name and relationship: siblings share at least one.
@@ -1014,6 +1017,10 @@ MappedCtf MapCtf(const CtfFile& file, const MapOptions& options) {
   ctx.header = &h;
   ctx.source_la_estab = h.source.lea + h.source.estab;
   ctx.version = h.version;
+  ctx.pupil_reason = "Common Transfer File " + ctx.version + " from school " +
+                     ctx.source_la_estab;
+  ctx.contact_reason = "Common Transfer File " + ctx.version +
+                       " contact from school " + ctx.source_la_estab;
   ctx.key_context = "ctf-native-1";
   ctx.key_context.push_back('\x1f');
   PutLe64(&ctx.key_context, h.native_digest);
