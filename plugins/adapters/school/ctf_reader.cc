@@ -4,6 +4,8 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -23,6 +25,81 @@ void NoteUnknown(const Tree& t, int e, std::string_view path,
     const std::string_view name = t.Name(c);
     if (std::find(known.begin(), known.end(), name) != known.end()) continue;
     std::string p = std::string(path) + "/" + std::string(name);
+    if (std::find(out->begin(), out->end(), p) == out->end()) {
+      out->push_back(std::move(p));
+    }
+  }
+}
+
+// The child element names one element type knows, looked up by an open
+// addressing table over the names' 8-byte prefixes, so reading an element
+// is one pass over its children (First) instead of one scan of them per
+// field (FlatXmlTree::Child): the pupil asks for ~30 names, most absent.
+// Field i is names[i]; an enum alongside gives them names.
+template <size_t N>
+class NameTable {
+ public:
+  explicit NameTable(const std::array<std::string_view, N>& names)
+      : names_(names) {
+    slots_.fill(-1);
+    for (size_t i = 0; i < N; ++i) {
+      prefixes_[i] = Tree::PrefixOf(names_[i]);
+      size_t h = Slot(prefixes_[i], names_[i].size());
+      while (slots_[h] >= 0) h = (h + 1) & kMask;
+      slots_[h] = static_cast<int>(i);
+    }
+  }
+
+  // The field named like child `c` of `t`, or -1.
+  int Find(const Tree& t, int c) const {
+    const std::string_view name = t.Name(c);
+    const uint64_t prefix = t.NamePrefix(c);
+    for (size_t h = Slot(prefix, name.size()); slots_[h] >= 0;
+         h = (h + 1) & kMask) {
+      const int i = slots_[h];
+      if (prefixes_[i] == prefix && names_[i].size() == name.size() &&
+          (name.size() <= 8 ||
+           std::memcmp(names_[i].data() + 8, name.data() + 8,
+                       name.size() - 8) == 0)) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  // first[i] = the first child of `e` named names[i] (kNone if none), in
+  // one pass. Children with no field are appended to `unknown` (if given)
+  // in document order.
+  void First(const Tree& t, int e, std::array<int, N>* first,
+             std::vector<int>* unknown) const {
+    first->fill(kNone);
+    for (int c = t.FirstChild(e); c != kNone; c = t.NextSibling(c)) {
+      const int i = Find(t, c);
+      if (i < 0) {
+        if (unknown != nullptr) unknown->push_back(c);
+      } else if ((*first)[i] == kNone) {
+        (*first)[i] = c;
+      }
+    }
+  }
+
+ private:
+  static constexpr size_t kSlots = 128;  // N <= 40: load <= 1/3
+  static constexpr size_t kMask = kSlots - 1;
+  static_assert(N * 3 <= kSlots);
+  static size_t Slot(uint64_t prefix, size_t size) {
+    return static_cast<size_t>(((prefix ^ size) * 0x9E3779B97F4A7C15ull) >> 57);
+  }
+  std::array<std::string_view, N> names_;
+  std::array<uint64_t, N> prefixes_{};
+  std::array<int, kSlots> slots_{};
+};
+
+// NoteUnknown for children already found unknown by NameTable::First.
+void NoteUnknownNodes(const Tree& t, const std::vector<int>& nodes,
+                      std::string_view path, std::vector<std::string>* out) {
+  for (int c : nodes) {
+    std::string p = std::string(path) + "/" + std::string(t.Name(c));
     if (std::find(out->begin(), out->end(), p) == out->end()) {
       out->push_back(std::move(p));
     }
@@ -77,43 +154,55 @@ void ReadAddress(const Tree& t, int a, CtfAddress* out) {
   out->country = t.ChildString(a, "Country");
 }
 
-// Sex, or the legacy Gender element.
-void ReadSex(const Tree& t, int e, std::string* value, std::string* element) {
-  if (const int s = t.Child(e, "Sex"); s != kNone) {
-    *value = std::string(t.Text(s));
-    if (element) *element = "Sex";
-  } else if (const int g = t.Child(e, "Gender"); g != kNone) {
-    *value = std::string(t.Text(g));
-    if (element) *element = "Gender";
-  }
-}
-
-std::string NhsExtension(const Tree& t, int e) {
-  for (const char* n : {"NHSnumber", "NHSNumber", "NHSNo"}) {
-    if (const int c = t.Child(e, n); c != kNone) return std::string(t.Text(c));
-  }
-  return {};
-}
-
 uint64_t SpanDigest(std::string_view bytes, size_t begin, size_t end) {
   if (end > bytes.size() || begin > end) return 0;
   return XXH3_64bits(bytes.data() + begin, end - begin);
 }
 
+enum ContactField {
+  kCOrder,
+  kCTitle,
+  kCSurname,
+  kCForename,
+  kCMiddleNames,
+  kCSex,
+  kCGender,
+  kCRelationship,
+  kCResponsibility,
+  kCAddress,
+  kCPhones,
+  kCEmail,
+  kContactFields
+};
+const NameTable<kContactFields>& ContactNames() {
+  static const auto* table = new NameTable<kContactFields>(
+      {"Order", "Title", "Surname", "Forename", "MiddleNames", "Sex", "Gender",
+       "Relationship", "Responsibility", "Address", "Phones", "Email"});
+  return *table;
+}
+
 void ReadContact(const Tree& t, int c, std::string_view bytes,
                  const std::string& path, std::vector<std::string>* unknown,
-                 CtfContact* out_ptr) {
+                 std::vector<int>* scratch, CtfContact* out_ptr) {
   CtfContact& out = *out_ptr;
+  std::array<int, kContactFields> f;
+  scratch->clear();
+  ContactNames().First(t, c, &f, scratch);
   out.line = t.Line(c);
-  out.order = t.ChildString(c, "Order");
-  out.title = t.ChildString(c, "Title");
-  out.surname = t.ChildString(c, "Surname");
-  out.forename = t.ChildString(c, "Forename");
-  out.middle_names = t.ChildString(c, "MiddleNames");
-  ReadSex(t, c, &out.sex, nullptr);
-  out.relationship = t.ChildString(c, "Relationship");
-  out.responsibility = t.ChildString(c, "Responsibility");
-  if (const int a = t.Child(c, "Address"); a != kNone) {
+  out.order = t.Text(f[kCOrder]);
+  out.title = t.Text(f[kCTitle]);
+  out.surname = t.Text(f[kCSurname]);
+  out.forename = t.Text(f[kCForename]);
+  out.middle_names = t.Text(f[kCMiddleNames]);
+  // Sex, or the legacy Gender element.
+  if (f[kCSex] != kNone) {
+    out.sex = t.Text(f[kCSex]);
+  } else if (f[kCGender] != kNone) {
+    out.sex = t.Text(f[kCGender]);
+  }
+  out.relationship = t.Text(f[kCRelationship]);
+  out.responsibility = t.Text(f[kCResponsibility]);
+  if (const int a = f[kCAddress]; a != kNone) {
     if (const int as = t.Child(a, "AddressAsPupil"); as != kNone) {
       const std::string_view v = t.Text(as);
       out.address_as_pupil =
@@ -121,14 +210,144 @@ void ReadContact(const Tree& t, int c, std::string_view bytes,
     }
     if (!out.address_as_pupil) ReadAddress(t, a, &out.address);
   }
-  ReadPhones(t, t.Child(c, "Phones"), &out.phones);
-  out.email = t.ChildString(c, "Email");
+  ReadPhones(t, f[kCPhones], &out.phones);
+  out.email = t.Text(f[kCEmail]);
   out.native_digest = SpanDigest(bytes, t.Begin(c), t.End(c));
-  NoteUnknown(
-      t, c, path,
-      {"Order", "Title", "Surname", "Forename", "MiddleNames", "Sex", "Gender",
-       "Relationship", "Responsibility", "Address", "Phones", "Email"},
-      unknown);
+  NoteUnknownNodes(t, *scratch, path, unknown);
+}
+
+enum PupilField {
+  kUpn,
+  kUln,
+  kUci,
+  kSurname,
+  kForename,
+  kDob,
+  kSex,
+  kGender,
+  kNhsNumber1,
+  kNhsNumber2,
+  kNhsNo,
+  kBasicDetails,
+  kLookedAfter,
+  kFsmHistory,
+  kSenHistory,
+  kAddress,
+  kPhones,
+  kEmail,
+  kContacts,
+  kAttendance,
+  // Known and deliberately not read (README "Ignored").
+  kStageAssessments,
+  kSchoolHistory,
+  kAdmissions,
+  kNawDetails,
+  kServiceChildren,
+  kService,
+  kExclusions,
+  kPhoto,
+  kPupilFields
+};
+const NameTable<kPupilFields>& PupilNames() {
+  static const auto* table = new NameTable<kPupilFields>({"UPN",
+                                                          "UniqueLearnerNumber",
+                                                          "UCI",
+                                                          "Surname",
+                                                          "Forename",
+                                                          "DOB",
+                                                          "Sex",
+                                                          "Gender",
+                                                          "NHSnumber",
+                                                          "NHSNumber",
+                                                          "NHSNo",
+                                                          "BasicDetails",
+                                                          "LookedAfter",
+                                                          "FSMhistory",
+                                                          "SENhistory",
+                                                          "Address",
+                                                          "Phones",
+                                                          "Email",
+                                                          "Contacts",
+                                                          "Attendance",
+                                                          "StageAssessments",
+                                                          "SchoolHistory",
+                                                          "Admissions",
+                                                          "NAWdetails",
+                                                          "ServiceChildren",
+                                                          "Service",
+                                                          "Exclusions",
+                                                          "Photo"});
+  return *table;
+}
+
+enum BasicField {
+  kBFormerUpn,
+  kBPreferredSurname,
+  kBFormerSurname,
+  kBPreferredForename,
+  kBFormerForename,
+  kBMiddleNames,
+  kBNcYearActual,
+  kBEthnicity,
+  kBEthnicitySource,
+  kBLanguages,
+  kBMedicalFlag,
+  kBDisabilities,
+  kBEnrolStatus,
+  kBSex,
+  kBGender,
+  kBNhsNumber1,
+  kBNhsNumber2,
+  kBNhsNo,
+  kBasicFields
+};
+const NameTable<kBasicFields>& BasicNames() {
+  static const auto* table = new NameTable<kBasicFields>(
+      {"FormerUPN", "PreferredSurname", "FormerSurname", "PreferredForename",
+       "FormerForename", "MiddleNames", "NCyearActual", "Ethnicity",
+       "EthnicitySource", "Languages", "MedicalFlag", "Disabilities",
+       "EnrolStatus", "Sex", "Gender", "NHSnumber", "NHSNumber", "NHSNo"});
+  return *table;
+}
+
+enum YearField {
+  kYYear,
+  kYLea,
+  kYEstab,
+  kYSchoolName,
+  kYPossible,
+  kYAuthorised,
+  kYAttended,
+  kYUnauthorised,
+  kYStartDate,
+  kYMarks,
+  kYearFields
+};
+const NameTable<kYearFields>& YearNames() {
+  static const auto* table = new NameTable<kYearFields>(
+      {"Year", "LEA", "Estab", "SchoolName", "SessionsPossible",
+       "SessionsAuthorised", "SessionsAttended", "SessionsUnauthorised",
+       "AttendanceStartDate", "AttendanceMarks"});
+  return *table;
+}
+
+// The first present of Sex, Gender (as ReadSex) and of the NHS number
+// extensions (as NhsExtension), from First() results.
+void SexFrom(const Tree& t, int sex, int gender, std::string* value,
+             std::string* element) {
+  if (sex != kNone) {
+    *value = std::string(t.Text(sex));
+    *element = "Sex";
+  } else if (gender != kNone) {
+    *value = std::string(t.Text(gender));
+    *element = "Gender";
+  }
+}
+std::string NhsFrom(const Tree& t, int a, int b, int c) {
+  for (const int n : {a, b, c}) {
+    if (n != kNone) return std::string(t.Text(n));
+  }
+  return {};
 }
 
 // The digests of the pupil's bytes without some of its direct children.
@@ -166,33 +385,42 @@ void ReadPupil(const Tree& t, std::string_view bytes, int index,
                CtfPupil* out_ptr) {
   constexpr int p = 0;
   CtfPupil& out = *out_ptr;
+  std::array<int, kPupilFields> f;
+  std::vector<int> pupil_unknown, scratch;
+  PupilNames().First(t, p, &f, &pupil_unknown);
   out.index = index;
   out.line = t.Line(p);
   const std::string path = "Pupil";
-  out.upn = t.ChildString(p, "UPN");
-  out.uln = t.ChildString(p, "UniqueLearnerNumber");
-  out.uci = t.ChildString(p, "UCI");
-  out.surname = t.ChildString(p, "Surname");
-  out.forename = t.ChildString(p, "Forename");
-  out.dob = t.ChildString(p, "DOB");
-  ReadSex(t, p, &out.sex, &out.sex_element);
-  out.nhs_number = NhsExtension(t, p);
+  out.upn = t.Text(f[kUpn]);
+  out.uln = t.Text(f[kUln]);
+  out.uci = t.Text(f[kUci]);
+  out.surname = t.Text(f[kSurname]);
+  out.forename = t.Text(f[kForename]);
+  out.dob = t.Text(f[kDob]);
+  SexFrom(t, f[kSex], f[kGender], &out.sex, &out.sex_element);
+  out.nhs_number = NhsFrom(t, f[kNhsNumber1], f[kNhsNumber2], f[kNhsNo]);
 
-  if (const int b = t.Child(p, "BasicDetails"); b != kNone) {
-    out.former_upn = t.ChildString(b, "FormerUPN");
-    out.preferred_surname = t.ChildString(b, "PreferredSurname");
-    out.former_surname = t.ChildString(b, "FormerSurname");
-    out.preferred_forename = t.ChildString(b, "PreferredForename");
-    out.former_forename = t.ChildString(b, "FormerForename");
-    out.middle_names = t.ChildString(b, "MiddleNames");
-    out.nc_year_actual = t.ChildString(b, "NCyearActual");
-    out.ethnicity = t.ChildString(b, "Ethnicity");
-    out.ethnicity_source = t.ChildString(b, "EthnicitySource");
-    out.medical_flag = t.ChildString(b, "MedicalFlag");
-    out.enrol_status = t.ChildString(b, "EnrolStatus");
-    if (out.sex.empty()) ReadSex(t, b, &out.sex, &out.sex_element);
-    if (out.nhs_number.empty()) out.nhs_number = NhsExtension(t, b);
-    if (const int langs = t.Child(b, "Languages"); langs != kNone) {
+  if (const int b = f[kBasicDetails]; b != kNone) {
+    std::array<int, kBasicFields> g;
+    BasicNames().First(t, b, &g, &scratch);
+    out.former_upn = t.Text(g[kBFormerUpn]);
+    out.preferred_surname = t.Text(g[kBPreferredSurname]);
+    out.former_surname = t.Text(g[kBFormerSurname]);
+    out.preferred_forename = t.Text(g[kBPreferredForename]);
+    out.former_forename = t.Text(g[kBFormerForename]);
+    out.middle_names = t.Text(g[kBMiddleNames]);
+    out.nc_year_actual = t.Text(g[kBNcYearActual]);
+    out.ethnicity = t.Text(g[kBEthnicity]);
+    out.ethnicity_source = t.Text(g[kBEthnicitySource]);
+    out.medical_flag = t.Text(g[kBMedicalFlag]);
+    out.enrol_status = t.Text(g[kBEnrolStatus]);
+    if (out.sex.empty()) {
+      SexFrom(t, g[kBSex], g[kBGender], &out.sex, &out.sex_element);
+    }
+    if (out.nhs_number.empty()) {
+      out.nhs_number = NhsFrom(t, g[kBNhsNumber1], g[kBNhsNumber2], g[kBNhsNo]);
+    }
+    if (const int langs = g[kBLanguages]; langs != kNone) {
       for (int ty = t.FirstChild(langs); ty != kNone; ty = t.NextSibling(ty)) {
         if (t.Name(ty) != "Type") continue;
         std::string_view code = t.ChildText(ty, "Language");
@@ -200,35 +428,29 @@ void ReadPupil(const Tree& t, std::string_view bytes, int index,
         if (!code.empty()) out.languages.emplace_back(code);
       }
     }
-    if (const int d = t.Child(b, "Disabilities"); d != kNone) {
+    if (const int d = g[kBDisabilities]; d != kNone) {
       for (int x = t.FirstChild(d); x != kNone; x = t.NextSibling(x)) {
         if (t.Name(x) == "Disability" && !t.Text(x).empty()) {
           out.disabilities.emplace_back(t.Text(x));
         }
       }
     }
-    NoteUnknown(
-        t, b, path + "/BasicDetails",
-        {"FormerUPN", "PreferredSurname", "FormerSurname", "PreferredForename",
-         "FormerForename", "MiddleNames", "NCyearActual", "Ethnicity",
-         "EthnicitySource", "Languages", "MedicalFlag", "Disabilities",
-         "EnrolStatus", "Sex", "Gender", "NHSnumber", "NHSNumber", "NHSNo"},
-        &out.unknown_elements);
+    NoteUnknownNodes(t, scratch, path + "/BasicDetails", &out.unknown_elements);
   }
-  if (const int la = t.Child(p, "LookedAfter"); la != kNone) {
+  if (const int la = f[kLookedAfter]; la != kNone) {
     out.in_care = t.ChildString(la, "InCare");
     out.care_authority = t.ChildString(la, "CareAuthority");
   }
-  if (const int f = t.Child(p, "FSMhistory"); f != kNone) {
-    out.fsm_review_date = t.ChildString(f, "FSMreviewDate");
-    for (int i = t.FirstChild(f); i != kNone; i = t.NextSibling(i)) {
+  if (const int fh = f[kFsmHistory]; fh != kNone) {
+    out.fsm_review_date = t.ChildString(fh, "FSMreviewDate");
+    for (int i = t.FirstChild(fh); i != kNone; i = t.NextSibling(i)) {
       if (t.Name(i) != "FSMinstance") continue;
       out.fsm.push_back({t.ChildString(i, "FSMstartDate"),
                          t.ChildString(i, "FSMendDate"),
                          t.ChildString(i, "UKcountry")});
     }
   }
-  if (const int s = t.Child(p, "SENhistory"); s != kNone) {
+  if (const int s = f[kSenHistory]; s != kNone) {
     if (const int sen = t.Child(s, "SEN"); sen != kNone) {
       out.sen_start_date = t.ChildString(sen, "StartDate");
       out.sen_provision = t.ChildString(sen, "SENprovision");
@@ -243,44 +465,49 @@ void ReadPupil(const Tree& t, std::string_view bytes, int index,
       }
     }
   }
-  ReadAddress(t, t.Child(p, "Address"), &out.address);
-  ReadPhones(t, t.Child(p, "Phones"), &out.phones);
-  out.email = t.ChildString(p, "Email");
-  if (const int cs = t.Child(p, "Contacts"); cs != kNone) {
+  ReadAddress(t, f[kAddress], &out.address);
+  ReadPhones(t, f[kPhones], &out.phones);
+  out.email = t.Text(f[kEmail]);
+  // Children counted first so each vector is allocated once.
+  auto count = [&t](int parent, std::string_view name) {
+    size_t n = 0;
+    for (int c = t.FirstChild(parent); c != kNone; c = t.NextSibling(c)) {
+      n += t.Name(c) == name;
+    }
+    return n;
+  };
+  if (const int cs = f[kContacts]; cs != kNone) {
+    out.contacts.reserve(count(cs, "Contact"));
+    const std::string contact_path = path + "/Contacts/Contact";
     for (int c = t.FirstChild(cs); c != kNone; c = t.NextSibling(c)) {
       if (t.Name(c) != "Contact") continue;
-      ReadContact(t, c, bytes, path + "/Contacts/Contact",
-                  &out.unknown_elements, &out.contacts.emplace_back());
+      ReadContact(t, c, bytes, contact_path, &out.unknown_elements, &scratch,
+                  &out.contacts.emplace_back());
     }
   }
-  if (const int a = t.Child(p, "Attendance"); a != kNone) {
+  if (const int a = f[kAttendance]; a != kNone) {
+    out.attendance.reserve(count(a, "YearData"));
+    std::array<int, kYearFields> g;
     for (int y = t.FirstChild(a); y != kNone; y = t.NextSibling(y)) {
       if (t.Name(y) != "YearData") continue;
+      YearNames().First(t, y, &g, nullptr);
       CtfYearData& d = out.attendance.emplace_back();
       d.line = t.Line(y);
-      d.year = t.ChildString(y, "Year");
-      d.lea = t.ChildString(y, "LEA");
-      d.estab = t.ChildString(y, "Estab");
-      d.school_name = t.ChildString(y, "SchoolName");
-      d.sessions_possible = t.ChildString(y, "SessionsPossible");
-      d.sessions_authorised = t.ChildString(y, "SessionsAuthorised");
-      d.sessions_attended = t.ChildString(y, "SessionsAttended");
-      d.sessions_unauthorised = t.ChildString(y, "SessionsUnauthorised");
-      d.attendance_start_date = t.ChildString(y, "AttendanceStartDate");
+      d.year = t.Text(g[kYYear]);
+      d.lea = t.Text(g[kYLea]);
+      d.estab = t.Text(g[kYEstab]);
+      d.school_name = t.Text(g[kYSchoolName]);
+      d.sessions_possible = t.Text(g[kYPossible]);
+      d.sessions_authorised = t.Text(g[kYAuthorised]);
+      d.sessions_attended = t.Text(g[kYAttended]);
+      d.sessions_unauthorised = t.Text(g[kYUnauthorised]);
+      d.attendance_start_date = t.Text(g[kYStartDate]);
       // Marks are position-significant: not trimmed beyond line breaks.
-      d.attendance_marks = t.ChildString(y, "AttendanceMarks");
+      d.attendance_marks = t.Text(g[kYMarks]);
       d.native_digest = SpanDigest(bytes, t.Begin(y), t.End(y));
     }
   }
-  NoteUnknown(t, p, path,
-              {"UPN", "UniqueLearnerNumber", "UCI", "Surname", "Forename",
-               "DOB", "Sex", "Gender", "NHSnumber", "NHSNumber", "NHSNo",
-               "BasicDetails", "LookedAfter", "FSMhistory", "SENhistory",
-               "Address", "Phones", "Email", "Contacts", "Attendance",
-               // Known and deliberately not read (README "Ignored").
-               "StageAssessments", "SchoolHistory", "Admissions", "NAWdetails",
-               "ServiceChildren", "Service", "Exclusions", "Photo"},
-              &out.unknown_elements);
+  NoteUnknownNodes(t, pupil_unknown, path, &out.unknown_elements);
   PupilDigests(t, bytes, &out);
 }
 
@@ -413,9 +640,9 @@ class CtfSink : public XmlSink {
   // smallest useful pupil is a few hundred bytes), so an odd first pupil
   // cannot reserve more than bytes/1 KB entries.
   void ReservePupils() {
-    const size_t first = pupil_.End(0) - pupil_.Begin(0);
-    const size_t left =
-        bytes_.size() - std::min(bytes_.size(), pupil_.Begin(0));
+    const Tree& t = pupil_;  // the const readers, not the builders
+    const size_t first = t.End(0) - t.Begin(0);
+    const size_t left = bytes_.size() - std::min(bytes_.size(), t.Begin(0));
     const size_t estimate = left / std::max<size_t>(first, 1024);
     out_->pupils.reserve(estimate + estimate / 8 + 1);
   }

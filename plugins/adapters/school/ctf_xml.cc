@@ -97,7 +97,7 @@ int XMLCALL OnExternalEntity(XML_Parser parser, const XML_Char*,
 
 // The first 8 bytes of a name, zero-padded: most names differ there, so
 // Child() compares one integer before any bytes.
-uint64_t NamePrefix(std::string_view name) {
+uint64_t PrefixOfName(std::string_view name) {
   uint64_t v = 0;
   std::memcpy(&v, name.data(), std::min<size_t>(8, name.size()));
   return v;
@@ -176,7 +176,7 @@ void FlatXmlTree::Start(std::string_view name, size_t begin, int line) {
   Node& n = nodes_.emplace_back();
   n.name_off = static_cast<uint32_t>(names_.size());
   n.name_len = static_cast<uint32_t>(name.size());
-  n.name_prefix = NamePrefix(name);
+  n.name_prefix = PrefixOfName(name);
   names_.append(name);
   n.line = line;
   n.begin = begin;
@@ -220,6 +220,10 @@ void FlatXmlTree::AppendText(std::string_view text) {
   n.text_len += static_cast<uint32_t>(text.size());
 }
 
+uint64_t FlatXmlTree::PrefixOf(std::string_view name) {
+  return PrefixOfName(name);
+}
+
 std::string_view FlatXmlTree::Name(int node) const {
   if (node == kNone) return {};
   const Node& n = nodes_[node];
@@ -234,7 +238,7 @@ std::string_view FlatXmlTree::Text(int node) const {
 
 int FlatXmlTree::Child(int node, std::string_view name) const {
   if (node == kNone) return kNone;
-  const uint64_t prefix = NamePrefix(name);
+  const uint64_t prefix = PrefixOfName(name);
   for (int c = nodes_[node].first_child; c != kNone;
        c = nodes_[c].next_sibling) {
     const Node& n = nodes_[c];

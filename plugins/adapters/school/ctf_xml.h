@@ -102,6 +102,9 @@ class FlatXmlTree {
   int Line(int node) const { return nodes_[node].line; }
   size_t Begin(int node) const { return nodes_[node].begin; }
   size_t End(int node) const { return nodes_[node].end; }
+  // The first 8 bytes of Name(node), zero-padded (see PrefixOf).
+  uint64_t NamePrefix(int node) const { return nodes_[node].name_prefix; }
+  static uint64_t PrefixOf(std::string_view name);
   int FirstChild(int node) const { return nodes_[node].first_child; }
   int NextSibling(int node) const { return nodes_[node].next_sibling; }
   // The first child of `node` named `name`, or kNone (also for kNone).

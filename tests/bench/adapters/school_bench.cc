@@ -115,8 +115,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     XML_ParserFree(p);
-    best_expat =
-        std::min(best_expat, Now() - t0);
+    best_expat = std::min(best_expat, Now() - t0);
 
     t0 = Now();
     school::CtfFile file;
@@ -125,14 +124,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "read failed: %s\n", error.rule.c_str());
       return 1;
     }
-    best_read =
-        std::min(best_read, Now() - t0);
+    best_read = std::min(best_read, Now() - t0);
     school::MapOptions options;
     options.cases = &cases;
     options.now_unix_seconds = 1769904000;
     school::MappedCtf mapped = school::MapCtf(file, options);
-    best_map =
-        std::min(best_map, Now() - t0);
+    best_map = std::min(best_map, Now() - t0);
     envelopes = 0;
     for (const auto& m : mapped.pupils) envelopes += m.envelopes.size();
   }
