@@ -7,7 +7,6 @@
 #include <cctype>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <numeric>
 #include <set>
 #include <string>
@@ -264,7 +263,8 @@ RelationshipInfo MapRelationship(std::string_view code, bool* known) {
                 : RelationshipInfo{cases::RELATIONSHIP_TYPE_OTHER, ""};
 }
 
-// What SameAddress compares: the normalised postcode and first line.
+// A contact lives at the pupil's address when these keys are equal: the
+// normalised postcode and the first line.
 std::string AddressKey(const CtfAddress& x) {
   std::string k = Upper(NormalisePostcode(x.postcode)) + "|";
   k += Lower(x.bs7666 ? x.paon + " " + x.street
@@ -961,52 +961,6 @@ void CheckSiblingFathers(const CtfFile& file, MappedCtf* out) {
   }
 }
 
-// Arena blocks are recycled through a small process-wide pool instead of
-// going back to malloc. Why: a 10,000-pupil file needs ~100 MB of
-// envelopes; blocks that size are mmapped or trimmed back to the kernel by
-// glibc when freed, so every file paid first-touch page faults on all of
-// it again (~20 ms of a ~70 ms mapping on the bench file). Pooled blocks
-// stay resident: up to kArenaPoolMax bytes are kept after the largest file
-// (the memory that file needed anyway); beyond that blocks are freed.
-// Thread-safe: a MappedCtf may be destroyed on another thread.
-constexpr size_t kArenaBlock = size_t{1} << 20;
-constexpr size_t kArenaPoolMax = size_t{128} << 20;
-
-struct ArenaBlockPool {
-  std::mutex mu;
-  std::vector<void*> free;  // blocks of exactly kArenaBlock bytes
-};
-
-ArenaBlockPool& BlockPool() {
-  static auto* pool = new ArenaBlockPool;  // never destroyed
-  return *pool;
-}
-
-void* ArenaBlockAlloc(size_t size) {
-  if (size == kArenaBlock) {
-    ArenaBlockPool& pool = BlockPool();
-    std::lock_guard<std::mutex> lock(pool.mu);
-    if (!pool.free.empty()) {
-      void* block = pool.free.back();
-      pool.free.pop_back();
-      return block;
-    }
-  }
-  return ::operator new(size);
-}
-
-void ArenaBlockFree(void* block, size_t size) {
-  if (size == kArenaBlock) {
-    ArenaBlockPool& pool = BlockPool();
-    std::lock_guard<std::mutex> lock(pool.mu);
-    if (pool.free.size() < kArenaPoolMax / kArenaBlock) {
-      pool.free.push_back(block);
-      return;
-    }
-  }
-  ::operator delete(block);
-}
-
 }  // namespace
 
 MappedCtf MapCtf(const CtfFile& file, const MapOptions& options) {
@@ -1086,10 +1040,8 @@ MappedCtf MapCtf(const CtfFile& file, const MapOptions& options) {
   // few hundred thousand small messages is then a pointer bump each, and
   // freeing them is freeing a few large blocks.
   google::protobuf::ArenaOptions arena_options;
-  arena_options.start_block_size = kArenaBlock;
-  arena_options.max_block_size = kArenaBlock;
-  arena_options.block_alloc = &ArenaBlockAlloc;
-  arena_options.block_dealloc = &ArenaBlockFree;
+  arena_options.start_block_size = size_t{64} << 10;
+  arena_options.max_block_size = size_t{1} << 20;
   out.arena = std::make_unique<google::protobuf::Arena>(arena_options);
   ctx.arena = out.arena.get();
   out.pupils.resize(file.pupils.size());
