@@ -5,6 +5,7 @@
 
 #include <expat.h>
 
+#include <algorithm>
 #include <climits>
 #include <string>
 
@@ -23,6 +24,8 @@ struct State {
   XML_Parser parser = nullptr;
   CensusFile* out = nullptr;
   ehx::sdk::LineCounter* lines = nullptr;
+  size_t total_bytes = 0;        // of the document
+  size_t first_child_begin = 0;  // byte offset of the first Child
   // Local names of the open elements, root first: path[0..depth). The
   // strings are reused from element to element (assign, never erase), so
   // walking the document allocates nothing once they have grown.
@@ -125,6 +128,22 @@ void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char**) {
       return;
     }
     const int index = static_cast<int>(st->out->children.size()) + 1;
+    const XML_Index at = XML_GetCurrentByteIndex(st->parser);
+    if (index == 1 && at >= 0) {
+      st->first_child_begin = static_cast<size_t>(at);
+    } else if (index == 2 && at >= 0) {
+      // Size the vector from the first Child's length and the bytes left,
+      // so a large census does not move every CensusChild on each
+      // doubling. Only an estimate (a wrong one just means the vector grows
+      // as before); Child elements are taken as at least 512 bytes so an
+      // odd first one cannot over-reserve.
+      const size_t span = static_cast<size_t>(at) - st->first_child_begin;
+      const size_t left =
+          st->total_bytes - std::min(st->total_bytes, st->first_child_begin);
+      const size_t estimate =
+          std::min(kMaxChildren, left / std::max<size_t>(span, 512));
+      st->out->children.reserve(estimate + estimate / 8 + 1);
+    }
     CensusChild& c = st->out->children.emplace_back();  // filled in place
     c.index = index;
     c.line = st->Line();
@@ -309,6 +328,7 @@ bool ParseCensus(std::string_view bytes, CensusFile* out, CensusError* error) {
   State st;
   st.parser = parser;
   st.out = out;
+  st.total_bytes = bytes.size();
   ehx::sdk::LineCounter lines(bytes);
   st.lines = &lines;
   XML_SetUserData(parser, &st);
