@@ -88,30 +88,16 @@ Canaries Seed(GatewayProcess& gw, int n) {
 // visiting fetches nothing: its deliveries stay queued.
 void DeliverToSchool(GatewayProcess& gw, int* acked, int* dead) {
   auto school = gw.Exchange("school-oakfield");
-  for (int round = 0; round < 100; ++round) {
-    ehx::exchange::v1::FetchRequest fr;
-    fr.set_max_messages(100);
-    ehx::exchange::v1::FetchResponse resp;
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(school->Fetch(&ctx, fr, &resp).ok());
-    if (resp.deliveries().empty()) break;
-    ehx::exchange::v1::AckRequest a;
-    for (const auto& d : resp.deliveries()) {
-      auto* item = a.add_items();
-      item->set_delivery_id(d.delivery_id());
-      if (*dead == 0) {
-        item->set_ok(false);
-        item->set_permanent(true);
-        ++*dead;
-      } else {
-        item->set_ok(true);
-        ++*acked;
-      }
-    }
-    ehx::exchange::v1::AckResponse ar;
-    grpc::ClientContext actx;
-    ASSERT_TRUE(school->Ack(&actx, a, &ar).ok());
-  }
+  ASSERT_TRUE(
+      DrainMailbox(*school, [&](const auto&, ehx::exchange::v1::AckItem* item) {
+        if (*dead == 0) {
+          item->set_ok(false);
+          item->set_permanent(true);
+          ++*dead;
+        } else {
+          ++*acked;
+        }
+      }));
 }
 
 // Counts (file, canary) hits; names are also searched case-insensitively.

@@ -1,6 +1,7 @@
 #include "gateway_harness.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -211,6 +212,52 @@ ehx::exchange::v1::Envelope LoadEnvelope(const fs::path& file) {
 
 fs::path DemoMessages() {
   return fs::path(EHX_SOURCE_DIR) / "deploy" / "demo" / "messages";
+}
+
+bool DrainMailbox(
+    ehx::exchange::v1::Exchange::Stub& stub,
+    const std::function<void(const ehx::exchange::v1::Delivery&,
+                             ehx::exchange::v1::AckItem*)>& answer) {
+  for (int round = 0; round < 100; ++round) {
+    ehx::exchange::v1::FetchRequest fr;
+    fr.set_max_messages(100);
+    ehx::exchange::v1::FetchResponse resp;
+    grpc::ClientContext ctx;
+    if (!stub.Fetch(&ctx, fr, &resp).ok()) return false;
+    if (resp.deliveries().empty()) return true;
+    ehx::exchange::v1::AckRequest a;
+    for (const auto& d : resp.deliveries()) {
+      auto* item = a.add_items();
+      item->set_delivery_id(d.delivery_id());
+      item->set_ok(true);
+      answer(d, item);
+    }
+    ehx::exchange::v1::AckResponse ar;
+    grpc::ClientContext actx;
+    if (!stub.Ack(&actx, a, &ar).ok()) return false;
+  }
+  return true;
+}
+
+bool ReadAuditTrail(const std::filesystem::path& db,
+                    std::vector<ehx::audit::v1::AuditRecord>* out) {
+  sqlite3* h = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) !=
+      SQLITE_OK) {
+    sqlite3_close(h);
+    return false;
+  }
+  sqlite3_stmt* s = nullptr;
+  bool ok = sqlite3_prepare_v2(h, "SELECT record FROM audit_log ORDER BY seq",
+                               -1, &s, nullptr) == SQLITE_OK;
+  while (ok && sqlite3_step(s) == SQLITE_ROW) {
+    out->emplace_back();
+    ok = out->back().ParseFromArray(sqlite3_column_blob(s, 0),
+                                    sqlite3_column_bytes(s, 0));
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(h);
+  return ok;
 }
 
 }  // namespace ehx::testing

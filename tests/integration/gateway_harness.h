@@ -9,9 +9,12 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "ehx/audit/v1/audit.pb.h"
 #include "ehx/exchange/v1/admin_service.grpc.pb.h"
 #include "ehx/exchange/v1/exchange_service.grpc.pb.h"
 
@@ -100,6 +103,19 @@ class GatewayProcess {
 ehx::exchange::v1::Envelope LoadEnvelope(const std::filesystem::path& file);
 // The demo messages folder (deploy/demo/messages).
 std::filesystem::path DemoMessages();
+
+// Fetches `agency`'s mailbox page by page until it is empty (at most 100
+// rounds), letting `answer` fill each delivery's ack item (delivery id
+// already set; default ok). False if a Fetch or Ack call failed.
+bool DrainMailbox(
+    ehx::exchange::v1::Exchange::Stub& stub,
+    const std::function<void(const ehx::exchange::v1::Delivery&,
+                             ehx::exchange::v1::AckItem*)>& answer);
+
+// Every record of the store's audit trail in chain order. False if the
+// database cannot be opened or a record does not parse.
+bool ReadAuditTrail(const std::filesystem::path& db,
+                    std::vector<ehx::audit::v1::AuditRecord>* out);
 
 }  // namespace ehx::testing
 

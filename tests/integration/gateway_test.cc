@@ -2,7 +2,6 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <chrono>
 #include <filesystem>
@@ -610,23 +609,12 @@ TEST_F(GatewayTest, EveryAdminActionIsAudited) {
   ASSERT_EQ(gw_->Stop(), 0) << gw_->log();
   std::map<std::string, std::string> by_action;  // action -> actor
   std::string all;
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2((dir_.path() / "ehx.db").c_str(), &db,
-                            SQLITE_OPEN_READONLY, nullptr),
-            SQLITE_OK);
-  sqlite3_stmt* s = nullptr;
-  ASSERT_EQ(
-      sqlite3_prepare_v2(db, "SELECT record FROM audit_log", -1, &s, nullptr),
-      SQLITE_OK);
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    ehx::audit::v1::AuditRecord a;
-    ASSERT_TRUE(a.ParseFromArray(sqlite3_column_blob(s, 0),
-                                 sqlite3_column_bytes(s, 0)));
+  std::vector<ehx::audit::v1::AuditRecord> trail;
+  ASSERT_TRUE(ReadAuditTrail(dir_.path() / "ehx.db", &trail));
+  for (const auto& a : trail) {
     by_action[a.action()] = a.actor();
     all += a.DebugString();
   }
-  sqlite3_finalize(s);
-  sqlite3_close(db);
   for (const char* action :
        {"admin_status", "admin_dead_letters", "admin_case_show",
         "admin_mailbox_peek", "admin_replay"}) {
