@@ -4,6 +4,9 @@
 //  (a) an in-process plain gRPC echo server (callback API, same mTLS
 //      material, same message size): unary throughput, p50/p99 at
 //      concurrency 1 and 32;
+//  (a2) the same echo server in a child process, and (a3) that child
+//      finishing each call from a second thread (the gateway's shape
+//      without its work): throughput and CPU per call at concurrency 32;
 //  (b) the real ehx-gateway in a temp dir (SQLite synchronous=FULL), CAF
 //      notifications routed to 3 recipient agencies: Publish throughput,
 //      p50/p99 at concurrency 1 and 32; peak RSS of both sides;
@@ -321,6 +324,123 @@ std::unique_ptr<grpc::Server> StartEchoServer(const Pki& pki,
   return b.BuildAndStart();
 }
 
+// The same echo, but each call is finished from a second thread, the way the
+// gateway finishes a Publish once its group commit is durable (handler ->
+// queue -> ServerUnaryReactor::Finish on a completion thread), with no
+// storage at all.
+class DeferredEchoService final : public ehx::bench::v1::Echo::CallbackService {
+ public:
+  DeferredEchoService() : finisher_([this] { Loop(); }) {}
+  ~DeferredEchoService() override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    finisher_.join();
+  }
+
+  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* ctx,
+                                 const ehx::bench::v1::EchoMessage* req,
+                                 ehx::bench::v1::EchoMessage* resp) override {
+    resp->set_payload(req->payload());
+    auto* r = ctx->DefaultReactor();
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      queue_.push_back(r);
+    }
+    cv_.notify_one();
+    return r;
+  }
+
+ private:
+  void Loop() {
+    std::vector<grpc::ServerUnaryReactor*> batch;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        batch.swap(queue_);
+      }
+      for (auto* r : batch) r->Finish(grpc::Status::OK);
+      batch.clear();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<grpc::ServerUnaryReactor*> queue_;
+  bool stop_ = false;
+  std::thread finisher_;
+};
+
+// `ehx_bench --serve-echo PKI_DIR --port-file F [--deferred]`: runs the echo
+// server in this (child) process until SIGTERM, after writing
+// "exchange=<port>" to F.
+int ServeEcho(const fs::path& pki_dir, const fs::path& port_file,
+              bool deferred) {
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigaddset(&term, SIGINT);
+  // Blocked before gRPC starts its threads, so they inherit the mask and
+  // sigwait below receives the signal.
+  pthread_sigmask(SIG_BLOCK, &term, nullptr);
+  Pki pki{pki_dir, ReadFile(pki_dir / "ca.pem")};
+  EchoService plain;
+  DeferredEchoService later;
+  grpc::Service* service = deferred ? static_cast<grpc::Service*>(&later)
+                                    : static_cast<grpc::Service*>(&plain);
+  grpc::SslServerCredentialsOptions o(
+      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  o.pem_root_certs = pki.ca;
+  o.pem_key_cert_pairs.push_back({pki.Key("server"), pki.Cert("server")});
+  int port = 0;
+  grpc::ServerBuilder b;
+  b.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(o), &port);
+  b.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  b.RegisterService(service);
+  auto server = b.BuildAndStart();
+  if (!server || port == 0) {
+    std::fprintf(stderr, "echo server failed to start\n");
+    return 1;
+  }
+  const fs::path tmp = port_file.string() + ".tmp";
+  WriteFile(tmp, "exchange=" + std::to_string(port) + "\n");
+  fs::rename(tmp, port_file);
+  int sig = 0;
+  sigwait(&term, &sig);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  return 0;
+}
+
+// Echo calls of `payload` on `channel`, for RunLoad.
+IssueFn EchoIssuer(std::shared_ptr<grpc::Channel> channel,
+                   const std::string* payload) {
+  std::shared_ptr<ehx::bench::v1::Echo::Stub> stub =
+      ehx::bench::v1::Echo::NewStub(channel);
+  return [stub, payload](uint64_t,
+                         std::function<void(bool, const std::string&)> done) {
+    struct Call {
+      grpc::ClientContext ctx;
+      ehx::bench::v1::EchoMessage req, resp;
+    };
+    auto* c = new Call;
+    c->ctx.set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(60));
+    c->req.set_payload(*payload);
+    stub->async()->Echo(
+        &c->ctx, &c->req, &c->resp,
+        [c, n = payload->size(), done = std::move(done)](grpc::Status s) {
+          const bool ok = s.ok() && c->resp.payload().size() == n;
+          std::string err = s.ok() ? "" : s.error_message();
+          delete c;
+          done(ok, err);
+        });
+  };
+}
+
 // ---------------------------------------------------------------------------
 // (b) The gateway process.
 
@@ -335,15 +455,24 @@ class GatewayProcess {
     const fs::path config = dir / "gateway.yaml";
     const fs::path ports = dir / "ports";
     WriteFile(config, config_yaml + "port_file: " + ports.string() + "\n");
-    const std::string log = (dir / "gateway.log").string();
+    return Spawn(binary,
+                 {binary, "--config", config.string(), "--log-level", "warn"},
+                 ports);
+  }
+
+  // Starts `argv` (argv[0] included) with stdout/stderr to DIR/gateway.log
+  // and waits (bounded) for it to write "exchange=<port>" to `ports`.
+  bool Spawn(const std::string& binary, std::vector<std::string> argv_s,
+             const fs::path& ports) {
+    if (dir_.empty()) dir_ = ports.parent_path();
+    fs::create_directories(dir_);
+    const std::string log = (dir_ / "gateway.log").string();
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, log.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    std::vector<std::string> argv_s = {binary, "--config", config.string(),
-                                       "--log-level", "warn"};
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -360,7 +489,7 @@ class GatewayProcess {
     for (int i = 0; i < 600; ++i) {
       int status;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        std::fprintf(stderr, "gateway exited early; log:\n%s\n",
+        std::fprintf(stderr, "%s exited early; log:\n%s\n", binary.c_str(),
                      ReadFile(log).c_str());
         pid_ = -1;
         return false;
@@ -377,7 +506,8 @@ class GatewayProcess {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    std::fprintf(stderr, "gateway did not write %s in 30 s\n", ports.c_str());
+    std::fprintf(stderr, "%s did not write %s in 30 s\n", binary.c_str(),
+                 ports.c_str());
     Stop();
     return false;
   }
@@ -738,6 +868,10 @@ struct Options {
   std::string work_dir;
   int pad_bytes = 1024;
   bool keep = false;
+  // Child echo server mode (phases a2, a3).
+  std::string serve_echo;
+  std::string port_file;
+  bool deferred = false;
 };
 
 int Main(const Options& opt) {
@@ -809,27 +943,7 @@ int Main(const Options& opt) {
       std::fprintf(stderr, "echo server failed to start\n");
       return 1;
     }
-    auto stub = ehx::bench::v1::Echo::NewStub(MakeChannel(pki, kSender, port));
-    IssueFn issue = [&stub, &payload](
-                        uint64_t,
-                        std::function<void(bool, const std::string&)> done) {
-      struct Call {
-        grpc::ClientContext ctx;
-        ehx::bench::v1::EchoMessage req, resp;
-      };
-      auto* c = new Call;
-      c->ctx.set_deadline(std::chrono::system_clock::now() +
-                          std::chrono::seconds(60));
-      c->req.set_payload(payload);
-      stub->async()->Echo(
-          &c->ctx, &c->req, &c->resp,
-          [c, n = payload.size(), done = std::move(done)](grpc::Status s) {
-            const bool ok = s.ok() && c->resp.payload().size() == n;
-            std::string err = s.ok() ? "" : s.error_message();
-            delete c;
-            done(ok, err);
-          });
-    };
+    IssueFn issue = EchoIssuer(MakeChannel(pki, kSender, port), &payload);
     std::atomic<uint64_t> seq{0};
     RunLoad("echo warm-up", issue, 8, 0.5, UINT64_MAX, &seq);
     echo1 = RunLoad("echo unary", issue, 1, opt.seconds, UINT64_MAX, &seq);
@@ -845,6 +959,62 @@ int Main(const Options& opt) {
         Mb(echo_hwm_kb));
     server->Shutdown(std::chrono::system_clock::now() +
                      std::chrono::seconds(5));
+  }
+
+  // (a2), (a3) The same echo server in a child process: the gateway's
+  // process topology (client and server do not share gRPC's threads), then
+  // finishing each call from a second thread as the gateway does after its
+  // group commit. Neither stores anything. These split the gap between (a)
+  // and (b) into what the topology and the asynchronous reply cost and what
+  // the gateway's own work costs; `publish_vs_echo_ratio` stays (b) / (a).
+  struct ChildEcho {
+    const char* label;
+    const char* dir;
+    bool deferred;
+    Result r;
+    double cpu_us = 0;
+    std::string threads;
+  };
+  ChildEcho child_echo[] = {
+      {"echo, server in a child process", "echo-process", false, {}, 0, {}},
+      {"echo, child process, deferred Finish",
+       "echo-deferred",
+       true,
+       {},
+       0,
+       {}}};
+  {
+    std::error_code ec;
+    const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+    for (auto& ce : child_echo) {
+      std::printf("\n== (%s) %s ==\n", ce.deferred ? "a3" : "a2", ce.label);
+      GatewayProcess child;
+      const fs::path dir = work / ce.dir;
+      fs::create_directories(dir);
+      std::vector<std::string> args = {self.string(), "--serve-echo",
+                                       pki_dir.string(), "--port-file",
+                                       (dir / "ports").string()};
+      if (ce.deferred) args.push_back("--deferred");
+      if (ec || !child.Spawn(self.string(), args, dir / "ports")) return 1;
+      IssueFn issue =
+          EchoIssuer(MakeChannel(pki, kSender, child.port()), &payload);
+      std::atomic<uint64_t> seq{0};
+      RunLoad("echo warm-up", issue, 8, 0.5, UINT64_MAX, &seq);
+      const auto self0 = ThreadCpuTicks("self");
+      const auto child0 = ThreadCpuTicks(std::to_string(child.pid()));
+      ce.r = RunLoad(ce.label, issue, 32, opt.seconds, UINT64_MAX, &seq);
+      const double client_us =
+          CpuUsPerCall(self0, ThreadCpuTicks("self"), ce.r.ok);
+      const double server_us =
+          CpuUsPerCall(child0, ThreadCpuTicks(std::to_string(child.pid())),
+                       ce.r.ok, &ce.threads);
+      ce.cpu_us = client_us + server_us;
+      ce.r.Print();
+      std::printf(
+          "CPU per call at c=32: %.0f us (client %.0f + server %.0f:%s)\n",
+          ce.cpu_us, client_us, server_us, ce.threads.c_str());
+      child.Stop();
+    }
   }
 
   // (b) Gateway Publish.
@@ -995,9 +1165,22 @@ int Main(const Options& opt) {
               client_cpu_us + gateway_cpu_us > 0
                   ? echo_cpu_us / (client_cpu_us + gateway_cpu_us)
                   : 0);
+  std::printf(
+      "echo_process_c32=%.0f/s echo_deferred_c32=%.0f/s "
+      "echo_process_cpu_us_per_call=%.1f echo_deferred_cpu_us_per_call=%.1f\n",
+      child_echo[0].r.Throughput(), child_echo[1].r.Throughput(),
+      child_echo[0].cpu_us, child_echo[1].cpu_us);
+  // (b) against the echo with the gateway's topology and reply shape: what
+  // the gateway's own work (validation, policy, storage, audit) costs.
+  std::printf("publish_vs_deferred_echo_ratio=%.3f\n",
+              child_echo[1].r.Throughput() > 0
+                  ? pub32.Throughput() / child_echo[1].r.Throughput()
+                  : 0);
   std::printf("loadavg %s", ReadFile("/proc/loadavg").c_str());
-  const bool failed = echo32.ok == 0 || pub32.ok == 0 || plain32.ok == 0 ||
-                      dl.received == 0 || qr.ok + 1 < opt.queued;
+  const bool failed = echo32.ok == 0 || child_echo[0].r.ok == 0 ||
+                      child_echo[1].r.ok == 0 || pub32.ok == 0 ||
+                      plain32.ok == 0 || dl.received == 0 ||
+                      qr.ok + 1 < opt.queued;
   if (!opt.keep && opt.work_dir.empty()) fs::remove_all(work);
   if (failed) {
     std::printf("ehx_bench: FAILED (a phase completed no calls)\n");
@@ -1039,7 +1222,14 @@ int main(int argc, char** argv) {
   app.add_option("--work-dir", opt.work_dir,
                  "work directory (kept); default: a temp dir, removed");
   app.add_flag("--keep", opt.keep, "keep the temp work dir");
+  // Internal: phases (a2) and (a3) start this binary as their echo server.
+  app.add_option("--serve-echo", opt.serve_echo)->group("");
+  app.add_option("--port-file", opt.port_file)->group("");
+  app.add_flag("--deferred", opt.deferred)->group("");
   CLI11_PARSE(app, argc, argv);
+  if (!opt.serve_echo.empty()) {
+    return ServeEcho(opt.serve_echo, opt.port_file, opt.deferred);
+  }
   if (opt.seconds <= 0 || opt.queued < 1 || opt.rate <= 0 ||
       opt.queued_concurrency < 1) {
     std::fprintf(stderr, "bad arguments\n");
