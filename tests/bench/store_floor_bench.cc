@@ -11,7 +11,8 @@
 //      record, no idempotency lookup;
 //  (3) gateway-shaped: the rows the gateway's transaction holds: the event,
 //      an idempotency key under a unique index, a 1 KB case record upserted
-//      (4,096 cases), 3 outbox rows under a mailbox index and 4 audit rows.
+//      (4,096 cases), 3 outbox rows under a mailbox index and 4 audit rows
+//      (--audit-rows).
 // It prints CPU time (user + system of the whole process, so kernel
 // writeback done for it counts) per message for each, and the ratios of
 // (2) and (3) to (1). Payload bytes are random, as sealed payloads are.
@@ -168,7 +169,8 @@ bool RunMinimal(const fs::path& path, int messages, int batch) {
   return ok;
 }
 
-bool RunGatewayShaped(const fs::path& path, int messages, int batch) {
+bool RunGatewayShaped(const fs::path& path, int messages, int batch,
+                      int audit_rows) {
   std::mt19937_64 rng(3);
   sqlite3* db = Open(path);
   if (!Exec(db,
@@ -227,7 +229,7 @@ bool RunGatewayShaped(const fs::path& path, int messages, int batch) {
                         SQLITE_STATIC);
       ok = ok && Step(ob);
     }
-    for (int a = 0; a < 4; ++a) {
+    for (int a = 0; a < audit_rows; ++a) {
       sqlite3_bind_blob(au, 1, prev.data(), int(prev.size()), SQLITE_STATIC);
       sqlite3_bind_blob(au, 2, audit.data(), int(audit.size()), SQLITE_STATIC);
       ok = ok && Step(au);
@@ -244,15 +246,18 @@ bool RunGatewayShaped(const fs::path& path, int messages, int batch) {
 
 int main(int argc, char** argv) {
   CLI::App app{"ehx_store_floor_bench: durable storage cost per message"};
-  int messages = 100000, batch = 32;
+  int messages = 100000, batch = 32, audit_rows = 4;
   std::string dir;
   app.add_option("--messages", messages, "messages per run")
       ->capture_default_str();
   app.add_option("--batch", batch, "messages per group commit")
       ->capture_default_str();
+  app.add_option("--audit-rows", audit_rows,
+                 "audit rows per message in the gateway-shaped run")
+      ->capture_default_str();
   app.add_option("--dir", dir, "directory for the files (default: a temp dir)");
   CLI11_PARSE(app, argc, argv);
-  if (messages < 1 || batch < 1) {
+  if (messages < 1 || batch < 1 || audit_rows < 0) {
     std::fprintf(stderr, "bad arguments\n");
     return 2;
   }
@@ -271,7 +276,7 @@ int main(int argc, char** argv) {
     return RunMinimal(work / "minimal.db", messages, batch);
   });
   const Run shaped = Measure(messages, [&] {
-    return RunGatewayShaped(work / "shaped.db", messages, batch);
+    return RunGatewayShaped(work / "shaped.db", messages, batch, audit_rows);
   });
   std::printf("messages=%d batch=%d\n", messages, batch);
   std::printf("io: %.1f us CPU per message, %.0f messages/s\n",
