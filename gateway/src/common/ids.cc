@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 
 namespace ehx {
 
@@ -35,8 +36,20 @@ std::string NewMessageId() {
 }
 
 std::string Sha256(std::string_view data) {
+  // OpenSSL 3 looks an implicitly fetched algorithm up (and locks) on every
+  // EVP_Digest call; fetch it once and keep one context per thread.
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(
+      EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
+  if (kSha256 != nullptr && ctx != nullptr &&
+      EVP_DigestInit_ex2(ctx.get(), kSha256, nullptr) == 1 &&
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) == 1 &&
+      EVP_DigestFinal_ex(ctx.get(), md, &len) == 1) {
+    return std::string(reinterpret_cast<char*>(md), len);
+  }
+  len = 0;
   EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
   return std::string(reinterpret_cast<char*>(md), len);
 }

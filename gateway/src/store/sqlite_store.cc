@@ -168,7 +168,16 @@ absl::StatusOr<Stmt*> Txn::Prepare(const std::string& sql) {
 }
 
 absl::Status Txn::Exec(const std::string& sql) {
-  return ExecRaw(db_, sql.c_str());
+  // The writer runs BEGIN / SAVEPOINT / RELEASE / COMMIT for every batch and
+  // operation: keep single statements prepared instead of parsing them each
+  // time (sqlite3_exec re-parses). Several statements go through
+  // sqlite3_exec.
+  if (sql.find(';') != std::string::npos) return ExecRaw(db_, sql.c_str());
+  absl::StatusOr<Stmt*> stmt = Prepare(sql);
+  if (!stmt.ok()) return stmt.status();
+  absl::Status st = (*stmt)->Run();
+  (*stmt)->Reset();
+  return st;
 }
 void Txn::ResetAll() {
   for (auto& [sql, s] : raw_) sqlite3_reset(s);
