@@ -103,11 +103,13 @@ bool Step(sqlite3_stmt* st) {
   return true;
 }
 
-sqlite3* Open(const fs::path& path) {
+// Opens a new database as the gateway does (WAL, synchronous=FULL) and
+// creates `schema`; exits on failure (a bench, not a service).
+sqlite3* Open(const fs::path& path, const char* schema) {
   sqlite3* db = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) std::exit(1);
-  if (!Exec(db, "PRAGMA journal_mode=WAL") ||
-      !Exec(db, "PRAGMA synchronous=FULL")) {
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK ||
+      !Exec(db, "PRAGMA journal_mode=WAL") ||
+      !Exec(db, "PRAGMA synchronous=FULL") || !Exec(db, schema)) {
     std::exit(1);
   }
   return db;
@@ -132,14 +134,12 @@ bool RunIo(const fs::path& path, int messages, int batch) {
 
 bool RunMinimal(const fs::path& path, int messages, int batch) {
   std::mt19937_64 rng(2);
-  sqlite3* db = Open(path);
-  if (!Exec(db,
-            "CREATE TABLE events(id INTEGER PRIMARY KEY, payload BLOB);"
-            "CREATE TABLE outbox(id INTEGER PRIMARY KEY, recipient INTEGER,"
-            " event_id INTEGER, state INTEGER);"
-            "CREATE TABLE audit(seq INTEGER PRIMARY KEY, rec BLOB);")) {
-    return false;
-  }
+  sqlite3* db =
+      Open(path,
+           "CREATE TABLE events(id INTEGER PRIMARY KEY, payload BLOB);"
+           "CREATE TABLE outbox(id INTEGER PRIMARY KEY, recipient INTEGER,"
+           " event_id INTEGER, state INTEGER);"
+           "CREATE TABLE audit(seq INTEGER PRIMARY KEY, rec BLOB);");
   sqlite3_stmt* ev = Prepare(db, "INSERT INTO events(payload) VALUES(?)");
   sqlite3_stmt* ob = Prepare(
       db, "INSERT INTO outbox(recipient, event_id, state) VALUES(?, ?, 0)");
@@ -172,20 +172,18 @@ bool RunMinimal(const fs::path& path, int messages, int batch) {
 bool RunGatewayShaped(const fs::path& path, int messages, int batch,
                       int audit_rows) {
   std::mt19937_64 rng(3);
-  sqlite3* db = Open(path);
-  if (!Exec(db,
-            "CREATE TABLE events(id INTEGER PRIMARY KEY, idem TEXT NOT NULL,"
-            " case_ref TEXT, payload BLOB);"
-            "CREATE UNIQUE INDEX events_idem ON events(idem);"
-            "CREATE TABLE cases(case_ref TEXT PRIMARY KEY, record BLOB)"
-            " WITHOUT ROWID;"
-            "CREATE TABLE outbox(id INTEGER PRIMARY KEY, recipient TEXT,"
-            " event_id INTEGER, case_ref TEXT, state INTEGER, due INTEGER);"
-            "CREATE INDEX outbox_mailbox ON outbox(recipient, state, id);"
-            "CREATE TABLE audit(seq INTEGER PRIMARY KEY, prev BLOB, rec "
-            "BLOB);")) {
-    return false;
-  }
+  sqlite3* db =
+      Open(path,
+           "CREATE TABLE events(id INTEGER PRIMARY KEY, idem TEXT NOT NULL,"
+           " case_ref TEXT, payload BLOB);"
+           "CREATE UNIQUE INDEX events_idem ON events(idem);"
+           "CREATE TABLE cases(case_ref TEXT PRIMARY KEY, record BLOB)"
+           " WITHOUT ROWID;"
+           "CREATE TABLE outbox(id INTEGER PRIMARY KEY, recipient TEXT,"
+           " event_id INTEGER, case_ref TEXT, state INTEGER, due INTEGER);"
+           "CREATE INDEX outbox_mailbox ON outbox(recipient, state, id);"
+           "CREATE TABLE audit(seq INTEGER PRIMARY KEY, prev BLOB, rec "
+           "BLOB);");
   sqlite3_stmt* idem = Prepare(db, "SELECT id FROM events WHERE idem = ?");
   sqlite3_stmt* ev = Prepare(
       db, "INSERT INTO events(idem, case_ref, payload) VALUES(?, ?, ?)");
