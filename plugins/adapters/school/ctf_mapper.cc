@@ -23,17 +23,27 @@ namespace {
 namespace cases = ::ehxpb::cases::v1;
 namespace exchange = ::ehxpb::exchange::v1;
 
-constexpr char kUpnSystem[] = "urn:ehx:id:upn";
-constexpr char kFormerUpnSystem[] = "urn:ehx:id:former-upn";
-constexpr char kNhsSystem[] = "https://fhir.nhs.uk/Id/nhs-number";
-constexpr char kSexSystem[] = "urn:ehx:code:cbds:sex";
-constexpr char kEthnicitySystem[] = "urn:ehx:code:cbds:ethnicity";
-constexpr char kLanguageSystem[] = "urn:ehx:code:cbds:language";
-constexpr char kDisabilitySystem[] = "urn:ehx:code:cbds:disability";
-constexpr char kSenProvisionSystem[] = "urn:ehx:code:cbds:sen-provision";
-constexpr char kSenTypeSystem[] = "urn:ehx:code:cbds:sen-type";
-constexpr char kLaCodeSystem[] = "urn:ehx:code:dfe:la-code";
-constexpr char kRelationshipSystem[] = "urn:ehx:code:cbds:contact-relationship";
+// Code and identifier systems as std::strings: protobuf 3.21 sets a string
+// field from a `const char*` by building a temporary std::string first (a
+// heap allocation for anything over 15 bytes), from a std::string with one
+// copy.
+struct Systems {
+  const std::string upn = "urn:ehx:id:upn";
+  const std::string former_upn = "urn:ehx:id:former-upn";
+  const std::string nhs = "https://fhir.nhs.uk/Id/nhs-number";
+  const std::string sex = "urn:ehx:code:cbds:sex";
+  const std::string ethnicity = "urn:ehx:code:cbds:ethnicity";
+  const std::string language = "urn:ehx:code:cbds:language";
+  const std::string disability = "urn:ehx:code:cbds:disability";
+  const std::string sen_provision = "urn:ehx:code:cbds:sen-provision";
+  const std::string sen_type = "urn:ehx:code:cbds:sen-type";
+  const std::string la_code = "urn:ehx:code:dfe:la-code";
+  const std::string relationship = "urn:ehx:code:cbds:contact-relationship";
+};
+const Systems& Sys() {
+  static const auto* systems = new Systems();
+  return *systems;
+}
 
 // File-level context shared by every pupil.
 struct Ctx {
@@ -59,6 +69,22 @@ std::string Lower(std::string_view s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return out;
+}
+
+// Lower() into a reused buffer.
+void LowerInto(std::string_view s, std::string* out) {
+  out->assign(s);
+  for (char& c : *out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+}
+
+// Appends Hex64(v) (16 lower-case hex digits) without a temporary.
+void AppendHex64(uint64_t v, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  char digits[16];
+  for (int i = 15; i >= 0; --i, v >>= 4) digits[i] = kHex[v & 0xf];
+  out->append(digits, sizeof(digits));
 }
 
 std::string Upper(std::string_view s) {
@@ -106,7 +132,7 @@ void SetDate(const CivilDate& d, cases::Date* out) {
   out->set_day(d.day);
 }
 
-void SetCode(cases::Code* c, const char* system, std::string_view code,
+void SetCode(cases::Code* c, const std::string& system, std::string_view code,
              const std::string& version, std::string_view original,
              std::string_view display = {}) {
   c->set_system(system);
@@ -323,26 +349,41 @@ Envelope* NewEnvelope(const Ctx& ctx, const std::string& case_ref,
   return env;
 }
 
+// Maps one pupil at a time. One PupilMapper serves a whole file, so its
+// working strings (UPN, person id, key context, key buffer) keep their
+// capacity from pupil to pupil instead of being allocated for each.
 class PupilMapper {
  public:
-  PupilMapper(const Ctx& ctx, const CtfPupil& p, MappedPupil* out)
-      : ctx_(ctx), p_(p), out_(out) {
-    pupil_env_ = google::protobuf::Arena::CreateMessage<Envelope>(ctx.arena);
+  explicit PupilMapper(const Ctx& ctx) : ctx_(ctx) {}
+
+  void Map(const CtfPupil& p, MappedPupil* out) {
+    p_ = &p;
+    out_ = out;
+    upn_kind_ = UpnKind::kBadFormat;
+    nhs_.clear();
+    nhs_valid_ = false;
+    dob_ = CivilDate();
+    pupil_address_key_.clear();
+    pupil_env_ = google::protobuf::Arena::CreateMessage<Envelope>(ctx_.arena);
     cases::PersonUpdate* u = pupil_env_->mutable_person_update();
     person_ = u->mutable_person();
     superseded_ = u->mutable_superseded_identifiers();
+    attendance_pupil_ = nullptr;
+    Map();
   }
 
+ private:
   void Map() {
-    out_->index = p_.index;
+    out_->index = p_->index;
     out_->position =
-        "CTfile/CTFpupilData/Pupil[" + std::to_string(p_.index) + "]";
+        "CTfile/CTFpupilData/Pupil[" + std::to_string(p_->index) + "]";
     if (!MapIdentity()) {
       out_->dropped = true;
       return;
     }
     if (!ResolveCase()) return;
-    key_context_ = ctx_.key_context + out_->case_ref;
+    key_context_.assign(ctx_.key_context);
+    key_context_ += out_->case_ref;
     key_context_.push_back('\x1f');
     MapDetails();
     BuildPupilEnvelope();
@@ -360,7 +401,7 @@ class PupilMapper {
   // Identifiers, names and date of birth: without them there is no record.
   bool MapIdentity() {
     bool ok = true;
-    upn_ = NormaliseUpn(p_.upn);
+    upn_ = NormaliseUpn(p_->upn);
     if (upn_.empty()) {
       Err("UPN", "required", "the pupil has no UPN", false);
       ok = false;
@@ -377,18 +418,18 @@ class PupilMapper {
         ok = false;
       }
     }
-    if (p_.surname.empty()) {
+    if (p_->surname.empty()) {
       Err("Surname", "required", "the pupil has no surname", false);
       ok = false;
     }
-    if (p_.forename.empty()) {
+    if (p_->forename.empty()) {
       Err("Forename", "required", "the pupil has no forename", false);
       ok = false;
     }
-    if (p_.dob.empty()) {
+    if (p_->dob.empty()) {
       Err("DOB", "required", "the pupil has no date of birth", false);
       ok = false;
-    } else if (auto d = ParseIsoDate(p_.dob)) {
+    } else if (auto d = ParseIsoDate(p_->dob)) {
       dob_ = *d;
       const int64_t dob_seconds =
           DaysFromCivil(d->year, d->month, d->day) * 86400;
@@ -406,30 +447,31 @@ class PupilMapper {
     if (!ok) return false;
 
     const bool temporary = upn_kind_ == UpnKind::kTemporary;
-    person_id_ = "ctf-pupil-" +
-                 Hex64(temporary ? Fnv1a64({"tmp", ctx_.source_la_estab, upn_})
-                                 : Fnv1a64({"upn", upn_}));
+    person_id_.assign("ctf-pupil-");
+    AppendHex64(temporary ? Fnv1a64({"tmp", ctx_.source_la_estab, upn_})
+                          : Fnv1a64({"upn", upn_}),
+                &person_id_);
     cases::Identifier* id = person_->add_identifiers();
-    id->set_system(kUpnSystem);
+    id->set_system(Sys().upn);
     id->set_value(upn_);
     id->set_verification(temporary ? cases::VERIFICATION_STATUS_TEMPORARY
                                    : cases::VERIFICATION_STATUS_UNVERIFIED);
     if (!ctx_.options->school_agency_id.empty()) {
       id->set_assigner_agency_id(ctx_.options->school_agency_id);
     }
-    if (p_.upn != upn_) id->set_original_value(p_.upn);
+    if (p_->upn != upn_) id->set_original_value(p_->upn);
     if (temporary) {
       Err("UPN", "upn_temporary",
           "a temporary UPN is kept as TEMPORARY and never used to match a case",
           true);
     }
 
-    if (!p_.nhs_number.empty()) {
-      nhs_ = NormaliseNhs(p_.nhs_number);
+    if (!p_->nhs_number.empty()) {
+      nhs_ = NormaliseNhs(p_->nhs_number);
       cases::Identifier* n = person_->add_identifiers();
-      n->set_system(kNhsSystem);
+      n->set_system(Sys().nhs);
       n->set_value(nhs_);
-      if (p_.nhs_number != nhs_) n->set_original_value(p_.nhs_number);
+      if (p_->nhs_number != nhs_) n->set_original_value(p_->nhs_number);
       switch (CheckNhs(nhs_)) {
         case NhsKind::kValid:
           nhs_valid_ = true;
@@ -466,9 +508,9 @@ class PupilMapper {
 
     person_->set_person_id(person_id_);
     cases::HumanName* name = person_->mutable_legal_name();
-    name->set_given(p_.forename);
-    name->set_family(p_.surname);
-    for (std::string& w : SplitWords(p_.middle_names)) name->add_other(w);
+    name->set_given(p_->forename);
+    name->set_family(p_->surname);
+    for (std::string& w : SplitWords(p_->middle_names)) name->add_other(w);
     SetDate(dob_, person_->mutable_date_of_birth());
     return true;
   }
@@ -494,20 +536,20 @@ class PupilMapper {
   void MapDetails() {
     const std::string& v = ctx_.version;
     // Former UPN: history, never a match key.
-    if (!p_.former_upn.empty()) {
-      const std::string f = NormaliseUpn(p_.former_upn);
+    if (!p_->former_upn.empty()) {
+      const std::string f = NormaliseUpn(p_->former_upn);
       const UpnKind k = CheckUpn(f);
       if (k == UpnKind::kPermanent || k == UpnKind::kTemporary) {
         if (f != upn_) {
           cases::Identifier* id = person_->add_identifiers();
-          id->set_system(kFormerUpnSystem);
+          id->set_system(Sys().former_upn);
           id->set_value(f);
           id->set_verification(k == UpnKind::kTemporary
                                    ? cases::VERIFICATION_STATUS_TEMPORARY
                                    : cases::VERIFICATION_STATUS_UNVERIFIED);
           cases::Identifier* sup = superseded_->Add();
           *sup = *id;
-          sup->set_system(kUpnSystem);
+          sup->set_system(Sys().upn);
         }
       } else {
         Err("BasicDetails/FormerUPN",
@@ -516,49 +558,50 @@ class PupilMapper {
       }
     }
     // Sex (or legacy Gender).
-    if (!p_.sex.empty()) {
-      const std::string s = Upper(p_.sex);
+    if (!p_->sex.empty()) {
+      const std::string s = Upper(p_->sex);
       const bool known = s == "M" || s == "F";
-      SetCode(person_->mutable_sex(), kSexSystem, known ? s : p_.sex, v, p_.sex,
+      SetCode(person_->mutable_sex(), Sys().sex, known ? s : p_->sex, v,
+              p_->sex,
               s == "M"   ? "Male"
               : s == "F" ? "Female"
                          : "");
       if (!known) {
-        Err(p_.sex_element, "sex_code_unknown",
+        Err(p_->sex_element, "sex_code_unknown",
             "sex is not M or F; kept with its original value", true);
       }
     }
-    if (!p_.preferred_forename.empty() || !p_.preferred_surname.empty()) {
-      if (p_.preferred_forename != p_.forename ||
-          (!p_.preferred_surname.empty() &&
-           p_.preferred_surname != p_.surname)) {
+    if (!p_->preferred_forename.empty() || !p_->preferred_surname.empty()) {
+      if (p_->preferred_forename != p_->forename ||
+          (!p_->preferred_surname.empty() &&
+           p_->preferred_surname != p_->surname)) {
         cases::HumanName* pn = person_->mutable_preferred_name();
-        pn->set_given(p_.preferred_forename.empty() ? p_.forename
-                                                    : p_.preferred_forename);
-        pn->set_family(p_.preferred_surname.empty() ? p_.surname
-                                                    : p_.preferred_surname);
+        pn->set_given(p_->preferred_forename.empty() ? p_->forename
+                                                     : p_->preferred_forename);
+        pn->set_family(p_->preferred_surname.empty() ? p_->surname
+                                                     : p_->preferred_surname);
       }
     }
-    if (!p_.former_surname.empty() || !p_.former_forename.empty()) {
+    if (!p_->former_surname.empty() || !p_->former_forename.empty()) {
       cases::HumanName* fn = person_->add_other_names();
-      fn->set_given(p_.former_forename.empty() ? p_.forename
-                                               : p_.former_forename);
-      fn->set_family(p_.former_surname.empty() ? p_.surname
-                                               : p_.former_surname);
+      fn->set_given(p_->former_forename.empty() ? p_->forename
+                                                : p_->former_forename);
+      fn->set_family(p_->former_surname.empty() ? p_->surname
+                                                : p_->former_surname);
     }
-    if (!p_.ethnicity.empty()) {
-      SetCode(person_->mutable_ethnicity(), kEthnicitySystem,
-              Upper(p_.ethnicity), v, p_.ethnicity);
+    if (!p_->ethnicity.empty()) {
+      SetCode(person_->mutable_ethnicity(), Sys().ethnicity,
+              Upper(p_->ethnicity), v, p_->ethnicity);
     }
-    if (!p_.languages.empty()) {
-      SetCode(person_->mutable_first_language(), kLanguageSystem,
-              Upper(p_.languages[0]), v, p_.languages[0]);
+    if (!p_->languages.empty()) {
+      SetCode(person_->mutable_first_language(), Sys().language,
+              Upper(p_->languages[0]), v, p_->languages[0]);
     }
-    for (const std::string& d : p_.disabilities) {
-      SetCode(person_->add_disabilities(), kDisabilitySystem, Upper(d), v, d);
+    for (const std::string& d : p_->disabilities) {
+      SetCode(person_->add_disabilities(), Sys().disability, Upper(d), v, d);
     }
-    if (!p_.sen_provision.empty()) {
-      const std::string s = Upper(p_.sen_provision);
+    if (!p_->sen_provision.empty()) {
+      const std::string s = Upper(p_->sen_provision);
       const char* display = s == "E"   ? "EHC plan"
                             : s == "K" ? "SEN support"
                             : s == "N" ? "No special educational need"
@@ -568,20 +611,20 @@ class PupilMapper {
             "SEN provision is not E, K or N; kept with its original value",
             true);
       }
-      SetCode(person_->mutable_sen_provision(), kSenProvisionSystem, s, v,
-              p_.sen_provision, display);
+      SetCode(person_->mutable_sen_provision(), Sys().sen_provision, s, v,
+              p_->sen_provision, display);
     }
     static const std::set<std::string, std::less<>> kSenTypes = {
         "SPLD", "MLD", "SLD", "PMLD", "SEMH", "SLCN", "HI",
         "VI",   "MSI", "PD",  "ASD",  "OTH",  "NSA"};
-    for (const std::string& n : p_.sen_needs) {
+    for (const std::string& n : p_->sen_needs) {
       const std::string s = Upper(n);
       if (!kSenTypes.count(s)) {
         Err("SENhistory/SENneeds/SENneed", "sen_type_unknown",
             "SEN type not in the CBDS list; kept with its original value",
             true);
       }
-      SetCode(person_->add_sen_needs(), kSenTypeSystem, s, v, n);
+      SetCode(person_->add_sen_needs(), Sys().sen_type, s, v, n);
     }
     // FSM periods (most recent first) and looked-after status. A bad date
     // is flagged and that date left out; the rest of the pupil is kept.
@@ -594,23 +637,23 @@ class PupilMapper {
         Err(field, "date_invalid", "not a real date written YYYY-MM-DD", true);
       }
     };
-    if (!p_.fsm_review_date.empty()) {
-      check_date(p_.fsm_review_date, "FSMhistory/FSMreviewDate",
+    if (!p_->fsm_review_date.empty()) {
+      check_date(p_->fsm_review_date, "FSMhistory/FSMreviewDate",
                  person_->mutable_free_school_meals_reviewed_on());
       if (person_->free_school_meals_reviewed_on().year() == 0) {
         person_->clear_free_school_meals_reviewed_on();
       }
     }
     std::vector<cases::FreeSchoolMealsPeriod> fsm;
-    for (size_t i = 0; i < p_.fsm.size(); ++i) {
+    for (size_t i = 0; i < p_->fsm.size(); ++i) {
       const std::string f =
           "FSMhistory/FSMinstance[" + std::to_string(i + 1) + "]";
       cases::FreeSchoolMealsPeriod period;
-      check_date(p_.fsm[i].start_date, f + "/FSMstartDate",
+      check_date(p_->fsm[i].start_date, f + "/FSMstartDate",
                  period.mutable_start());
-      check_date(p_.fsm[i].end_date, f + "/FSMendDate", period.mutable_end());
+      check_date(p_->fsm[i].end_date, f + "/FSMendDate", period.mutable_end());
       if (period.start().year() == 0) {
-        if (p_.fsm[i].start_date.empty()) {
+        if (p_->fsm[i].start_date.empty()) {
           Err(f + "/FSMstartDate", "required",
               "an FSM period has no start date; left out", true);
         }
@@ -626,7 +669,7 @@ class PupilMapper {
             "the FSM period ends before it starts; left out", true);
         continue;
       }
-      period.set_uk_country(p_.fsm[i].uk_country);
+      period.set_uk_country(p_->fsm[i].uk_country);
       fsm.push_back(std::move(period));
     }
     std::stable_sort(fsm.begin(), fsm.end(), [](const auto& a, const auto& b) {
@@ -638,9 +681,9 @@ class PupilMapper {
     for (auto& period : fsm) {
       *person_->add_free_school_meals() = std::move(period);
     }
-    check_date(p_.sen_start_date, "SENhistory/SEN/StartDate", nullptr);
-    if (!p_.in_care.empty()) {
-      const std::string ic = Upper(p_.in_care);
+    check_date(p_->sen_start_date, "SENhistory/SEN/StartDate", nullptr);
+    if (!p_->in_care.empty()) {
+      const std::string ic = Upper(p_->in_care);
       if (ic == "TRUE" || ic == "1" || ic == "Y" || ic == "YES") {
         person_->set_looked_after(cases::YES_NO_UNKNOWN_YES);
       } else if (ic == "FALSE" || ic == "0" || ic == "N" || ic == "NO") {
@@ -651,26 +694,27 @@ class PupilMapper {
       }
     }
     if (person_->looked_after() == cases::YES_NO_UNKNOWN_YES &&
-        !p_.care_authority.empty()) {
-      if (p_.care_authority.size() == 3 &&
-          p_.care_authority.find_first_not_of("0123456789") ==
+        !p_->care_authority.empty()) {
+      if (p_->care_authority.size() == 3 &&
+          p_->care_authority.find_first_not_of("0123456789") ==
               std::string::npos) {
-        SetCode(person_->mutable_care_authority(), kLaCodeSystem,
-                p_.care_authority, v, p_.care_authority);
+        SetCode(person_->mutable_care_authority(), Sys().la_code,
+                p_->care_authority, v, p_->care_authority);
       } else {
         Err("LookedAfter/CareAuthority", "la_code_invalid",
             "CareAuthority is not a 3-digit LA code; left out", true);
       }
     }
 
-    if (!MapAddress(p_.address, person_->add_addresses(), &out_->errors,
+    if (!MapAddress(p_->address, person_->add_addresses(), &out_->errors,
                     out_->position, [] { return std::string("Address"); })) {
       person_->mutable_addresses()->RemoveLast();
     }
-    MapPhones(p_.phones, p_.email, person_->mutable_contacts());
+    MapPhones(p_->phones, p_->email, person_->mutable_contacts());
   }
 
   void BuildPupilEnvelope() {
+    out_->envelopes.reserve(1 + p_->contacts.size() + p_->attendance.size());
     InitEnvelope(ctx_, out_->case_ref, exchange::EVENT_TYPE_PERSON_UPDATED,
                  pupil_env_);
     pupil_env_->mutable_person_update()->set_change_reason(ctx_.pupil_reason);
@@ -678,8 +722,8 @@ class PupilMapper {
   }
 
   void MapContacts() {
-    for (size_t i = 0; i < p_.contacts.size(); ++i) {
-      const CtfContact& c = p_.contacts[i];
+    for (size_t i = 0; i < p_->contacts.size(); ++i) {
+      const CtfContact& c = p_->contacts[i];
       // Only errors name the field: built when one is reported.
       const auto field = [i] {
         return "Contacts/Contact[" + std::to_string(i + 1) + "]";
@@ -690,11 +734,14 @@ class PupilMapper {
             false);
         continue;
       }
-      const std::string cid =
-          "ctf-contact-" +
-          Hex64(Fnv1a64({ctx_.source_la_estab, upn_,
-                         c.order.empty() ? std::to_string(i + 1) : c.order,
-                         Lower(c.surname), Lower(c.forename)}));
+      std::string& cid = cid_;
+      LowerInto(c.surname, &lower_surname_);
+      LowerInto(c.forename, &lower_forename_);
+      cid.assign("ctf-contact-");
+      AppendHex64(Fnv1a64({ctx_.source_la_estab, upn_,
+                           c.order.empty() ? std::to_string(i + 1) : c.order,
+                           lower_surname_, lower_forename_}),
+                  &cid);
       Envelope* env = NewEnvelope(ctx_, out_->case_ref,
                                   exchange::EVENT_TYPE_PERSON_UPDATED);
       cases::PersonUpdate* u = env->mutable_person_update();
@@ -707,12 +754,15 @@ class PupilMapper {
       for (std::string& w : SplitWords(c.middle_names)) n->add_other(w);
       if (!c.sex.empty()) {
         const std::string s = Upper(c.sex);
-        SetCode(person.mutable_sex(), kSexSystem, s, ctx_.version, c.sex);
+        SetCode(person.mutable_sex(), Sys().sex, s, ctx_.version, c.sex);
       }
       cases::YesNoUnknown lives = cases::YES_NO_UNKNOWN_UNSPECIFIED;
       if (c.address_as_pupil) {
         if (person_->addresses_size() > 0) {
-          *person.add_addresses() = person_->addresses(0);
+          // The pupil's own Address message, not a copy (see "Shared
+          // sub-messages" above).
+          person.mutable_addresses()->UnsafeArenaAddAllocated(
+              person_->mutable_addresses(0));
         }
         lives = cases::YES_NO_UNKNOWN_YES;
       } else {
@@ -720,10 +770,10 @@ class PupilMapper {
                         out_->position, [&] { return field() + "/Address"; })) {
           person.mutable_addresses()->RemoveLast();
         } else {
-          if (p_.address.present) {
+          if (p_->address.present) {
             // The pupil's side is built once for all its contacts.
             if (pupil_address_key_.empty()) {
-              pupil_address_key_ = AddressKey(p_.address);
+              pupil_address_key_ = AddressKey(p_->address);
             }
             lives = AddressKey(c.address) == pupil_address_key_
                         ? cases::YES_NO_UNKNOWN_YES
@@ -742,8 +792,8 @@ class PupilMapper {
       rel.set_type(c.relationship.empty() ? cases::RELATIONSHIP_TYPE_UNSPECIFIED
                                           : info.type);
       if (!c.relationship.empty()) {
-        SetCode(rel.mutable_type_code(), kRelationshipSystem, code,
-                ctx_.version, c.relationship, info.display);
+        SetCode(rel.mutable_type_code(), Sys().relationship, code, ctx_.version,
+                c.relationship, info.display);
         if (!known) {
           Err(field() + "/Relationship", "relationship_code_unknown",
               "relationship code not in the CBDS list; mapped to OTHER with "
@@ -766,20 +816,23 @@ class PupilMapper {
         rel.set_absent_parent_status(
             cases::ABSENT_PARENT_STATUS_NOT_APPLICABLE);
       }
-      *pupil_env_->mutable_person_update()->add_relationships() = rel;
+      // The same Relationship message in the pupil's envelope.
+      pupil_env_->mutable_person_update()
+          ->mutable_relationships()
+          ->UnsafeArenaAddAllocated(&rel);
 
       u->set_change_reason(ctx_.contact_reason);
       SetKey(env, 'c', Fnv1a64({"c", ctx_.source_la_estab, upn_, cid}),
-             key_context_, {p_.core_digest, c.native_digest, i}, &key_buf_);
+             key_context_, {p_->core_digest, c.native_digest, i}, &key_buf_);
       out_->envelopes.push_back(env);
     }
     SetKey(pupil_env_, 'p', Fnv1a64({"p", ctx_.source_la_estab, upn_}),
-           key_context_, {p_.digest_without_attendance}, &key_buf_);
+           key_context_, {p_->digest_without_attendance}, &key_buf_);
   }
 
   void MapAttendance() {
-    for (size_t i = 0; i < p_.attendance.size(); ++i) {
-      const CtfYearData& y = p_.attendance[i];
+    for (size_t i = 0; i < p_->attendance.size(); ++i) {
+      const CtfYearData& y = p_->attendance[i];
       // Only errors name the field: built when one is reported.
       const auto field = [i] {
         return "Attendance/YearData[" + std::to_string(i + 1) + "]";
@@ -841,11 +894,22 @@ class PupilMapper {
       Envelope* env = NewEnvelope(ctx_, out_->case_ref,
                                   exchange::EVENT_TYPE_ATTENDANCE_SUMMARY);
       cases::AttendanceSummary* a = env->mutable_attendance_summary();
-      cases::Person* pupil = a->mutable_pupil();
-      pupil->set_person_id(person_id_);
-      *pupil->mutable_identifiers() = person_->identifiers();
-      *pupil->mutable_legal_name() = person_->legal_name();
-      *pupil->mutable_date_of_birth() = person_->date_of_birth();
+      // One Person for all the pupil's years, made of the pupil envelope's
+      // own identifiers, name and date of birth (see "Shared sub-messages").
+      if (attendance_pupil_ == nullptr) {
+        attendance_pupil_ =
+            google::protobuf::Arena::CreateMessage<cases::Person>(ctx_.arena);
+        attendance_pupil_->set_person_id(person_id_);
+        auto* ids = attendance_pupil_->mutable_identifiers();
+        for (cases::Identifier& id : *person_->mutable_identifiers()) {
+          ids->UnsafeArenaAddAllocated(&id);
+        }
+        attendance_pupil_->unsafe_arena_set_allocated_legal_name(
+            person_->mutable_legal_name());
+        attendance_pupil_->unsafe_arena_set_allocated_date_of_birth(
+            person_->mutable_date_of_birth());
+      }
+      a->unsafe_arena_set_allocated_pupil(attendance_pupil_);
       a->set_academic_year(academic);
       const std::string lea = y.lea.empty() ? ctx_.header->source.lea : y.lea;
       const std::string estab =
@@ -876,27 +940,31 @@ class PupilMapper {
       a->set_severe_absence(possible > 0 && attended * 2 <= possible);
       SetKey(env, 'a',
              Fnv1a64({"a", ctx_.source_la_estab, upn_, academic, lea + estab}),
-             key_context_, {p_.core_digest, y.native_digest}, &key_buf_);
+             key_context_, {p_->core_digest, y.native_digest}, &key_buf_);
       out_->envelopes.push_back(env);
     }
   }
 
   const Ctx& ctx_;
-  const CtfPupil& p_;
-  MappedPupil* out_;
+  const CtfPupil* p_ = nullptr;
+  MappedPupil* out_ = nullptr;
   std::string upn_;
   UpnKind upn_kind_ = UpnKind::kBadFormat;
   std::string nhs_;
   bool nhs_valid_ = false;
   CivilDate dob_;
   std::string person_id_;
+  // Contact id and the lower-cased names it hashes (reused buffers).
+  std::string cid_, lower_surname_, lower_forename_;
+  // The Person every attendance envelope of this pupil points to.
+  cases::Person* attendance_pupil_ = nullptr;
   // The pupil's envelope (on the arena) and its person, built in place.
   Envelope* pupil_env_ = nullptr;
   cases::Person* person_ = nullptr;
   google::protobuf::RepeatedPtrField<cases::Identifier>* superseded_ = nullptr;
   std::string key_context_;
   std::string key_buf_;
-  std::string pupil_address_key_;  // AddressKey(p_.address), "" until used
+  std::string pupil_address_key_;  // AddressKey(p_->address), "" until used
 };
 
 // Parents and carers by name and relationship: siblings share at least one.
@@ -912,149 +980,254 @@ std::string ContactKey(const CtfContact& c) {
 
 // Flags pupils whose siblings (pupils sharing a parent or carer contact in
 // the same file) record a different father or father's parental
-// responsibility. Nothing is copied between records.
-void CheckSiblingFathers(const CtfFile& file, MappedCtf* out) {
-  const size_t n = file.pupils.size();
-  std::vector<size_t> parent(n);
-  std::iota(parent.begin(), parent.end(), 0);
-  auto find = [&](size_t x) {
-    while (parent[x] != x) x = parent[x] = parent[parent[x]];
-    return x;
-  };
-  std::map<std::string, size_t> first_with;
-  for (size_t i = 0; i < n; ++i) {
-    if (out->pupils[i].dropped) continue;
-    for (const CtfContact& c : file.pupils[i].contacts) {
+// responsibility. Nothing is copied between records. Fed one pupil at a
+// time, in file order, so the pupils need not all be kept: it keeps only
+// each pupil's father contacts (as keys) and a union-find over pupils.
+class SiblingFathers {
+ public:
+  // Pupil `i` (0-based, in file order; called for every pupil).
+  void Add(size_t i, const CtfPupil& p, bool dropped) {
+    parent_.push_back(i);
+    fathers_.emplace_back();
+    if (dropped) return;
+    for (const CtfContact& c : p.contacts) {
       if (!IsParentCode(Upper(c.relationship)) || c.surname.empty()) continue;
-      auto [it, inserted] = first_with.emplace(ContactKey(c), i);
-      if (!inserted) parent[find(i)] = find(it->second);
+      auto [it, inserted] = first_with_.emplace(ContactKey(c), i);
+      if (!inserted) parent_[Find(i)] = Find(it->second);
     }
-  }
-  auto fathers = [&](size_t i) {
-    std::set<std::string> f;
-    for (const CtfContact& c : file.pupils[i].contacts) {
+    std::set<std::string>& f = fathers_.back();
+    for (const CtfContact& c : p.contacts) {
       if (Upper(c.relationship) != "PAF") continue;
       bool rec;
       f.insert(ContactKey(c) + "|" +
                std::to_string(ParseYesNo(c.responsibility, &rec)));
     }
-    return f;
-  };
-  std::map<size_t, std::vector<size_t>> groups;
-  for (size_t i = 0; i < n; ++i) {
-    if (!out->pupils[i].dropped) groups[find(i)].push_back(i);
   }
-  for (const auto& [root, members] : groups) {
-    if (members.size() < 2) continue;
-    const std::set<std::string> first = fathers(members[0]);
-    bool differ = false;
-    for (size_t m : members) differ = differ || fathers(m) != first;
-    if (!differ) continue;
-    for (size_t m : members) {
-      MappedPupil& mp = out->pupils[m];
-      if (mp.no_open_case) continue;
-      AddError(&mp.errors, mp.position, "Contacts", "sibling_father_differs",
-               "a sibling in this file records a different father contact or "
-               "parental responsibility; nothing was copied between records",
-               true);
+
+  void Finish(MappedCtf* out) {
+    const size_t n = parent_.size();
+    std::map<size_t, std::vector<size_t>> groups;
+    for (size_t i = 0; i < n; ++i) {
+      if (!out->pupils[i].dropped) groups[Find(i)].push_back(i);
+    }
+    for (const auto& [root, members] : groups) {
+      if (members.size() < 2) continue;
+      const std::set<std::string>& first = fathers_[members[0]];
+      bool differ = false;
+      for (size_t m : members) differ = differ || fathers_[m] != first;
+      if (!differ) continue;
+      for (size_t m : members) {
+        MappedPupil& mp = out->pupils[m];
+        if (mp.no_open_case) continue;
+        AddError(&mp.errors, mp.position, "Contacts", "sibling_father_differs",
+                 "a sibling in this file records a different father contact "
+                 "or parental responsibility; nothing was copied between "
+                 "records",
+                 true);
+      }
     }
   }
-}
+
+ private:
+  size_t Find(size_t x) {
+    while (parent_[x] != x) x = parent_[x] = parent_[parent_[x]];
+    return x;
+  }
+  std::vector<size_t> parent_;
+  std::map<std::string, size_t> first_with_;
+  std::vector<std::set<std::string>> fathers_;
+};
+
+// MapCtf in steps, so that ReadAndMapCtf can map each pupil as it is read:
+// Header() once, Pupil() for each pupil in file order, Finish() after the
+// last. Pupils given before the header are kept until it comes.
+class FileMapper {
+ public:
+  FileMapper(const MapOptions& options, MappedCtf* out)
+      : options_(options), out_(out) {}
+
+  void Header(const CtfHeader& h) {
+    header_ = h;
+    have_header_ = true;
+    refused_ = !Begin();
+    for (CtfPupil& p : pending_) Map(p);
+    pending_.clear();
+  }
+
+  void Pupil(const CtfPupil& p) {
+    ++out_->pupils_read;
+    if (!have_header_) {
+      pending_.push_back(p);
+      return;
+    }
+    Map(p);
+  }
+
+  void Finish(const std::vector<std::string>& unknown_elements) {
+    if (refused_) return;
+    for (const std::string& path : unknown_elements) {
+      AddError(&out_->file_errors, path, path, "unknown_element",
+               "element not known to the adapter; not mapped", true);
+    }
+    siblings_.Finish(out_);
+  }
+
+ private:
+  // The file-level context and checks. False: the file is refused
+  // (out_->file_rule is set) and no pupil is mapped.
+  bool Begin() {
+    const CtfHeader& h = header_;
+    Ctx& ctx = ctx_;
+    MappedCtf& out = *out_;
+    ctx.options = &options_;
+    ctx.header = &header_;
+    ctx.source_la_estab = h.source.lea + h.source.estab;
+    ctx.version = h.version;
+    ctx.pupil_reason = "Common Transfer File " + ctx.version + " from school " +
+                       ctx.source_la_estab;
+    ctx.contact_reason = "Common Transfer File " + ctx.version +
+                         " contact from school " + ctx.source_la_estab;
+    ctx.key_context = "ctf-native-1";
+    ctx.key_context.push_back('\x1f');
+    PutLe64(&ctx.key_context, h.native_digest);
+    ctx.key_context += options_.school_agency_id;
+    ctx.key_context.push_back('\x1f');
+
+    // The header DateTime (local Europe/London) is the occurred_at of every
+    // message: without it nothing can be published deterministically.
+    const std::string header_pos = "CTfile/Header";
+    if (h.date_time.empty()) {
+      out.file_rule = "required";
+      out.file_message = "CTfile/Header/DateTime is missing";
+      return false;
+    }
+    const LocalTimeResult t = ParseLondonDateTime(h.date_time);
+    switch (t.kind) {
+      case LocalTimeKind::kInvalid:
+        out.file_rule = "date_invalid";
+        out.file_message =
+            "CTfile/Header/DateTime is not a real YYYY-MM-DDThh:mm:ss time";
+        return false;
+      case LocalTimeKind::kUnique:
+        ctx.occurred_at = t.unix_seconds;
+        break;
+      case LocalTimeKind::kNonexistent:
+      case LocalTimeKind::kAmbiguous: {
+        const bool gap = t.kind == LocalTimeKind::kNonexistent;
+        AddError(
+            &out.file_errors, header_pos, "DateTime",
+            gap ? "dst_nonexistent_local_time" : "dst_ambiguous_local_time",
+            gap ? "the local time does not exist in Europe/London (clock "
+                  "change); occurred_at is the start of that day, the "
+                  "time is not guessed"
+                : "the local time occurs twice in Europe/London (clock "
+                  "change); occurred_at is the start of that day, the "
+                  "time is not guessed",
+            true);
+        ctx.occurred_at = LondonMidnight(t.date);
+        break;
+      }
+    }
+    if (h.version.empty()) {
+      AddError(&out.file_errors, header_pos, "CTFversion", "required",
+               "the CTF version is missing; read with the CTF 25 shape", true);
+    } else {
+      if (h.version_element != "CTFversion") {
+        AddError(&out.file_errors, header_pos, h.version_element,
+                 "ctf_version_spelling",
+                 "the XSD spells the element CTFversion; tolerated", true);
+      }
+      const std::string major = h.version.substr(0, h.version.find('.'));
+      if (major != "24" && major != "25") {
+        AddError(
+            &out.file_errors, header_pos, "CTFversion", "ctf_version_untested",
+            "only CTF 24 and 25 are tested; read with the CTF 25 shape", true);
+      }
+    }
+
+    // Every envelope lives on one arena owned by the result: building a
+    // few hundred thousand small messages is then a pointer bump each, and
+    // freeing them is freeing a few large blocks.
+    google::protobuf::ArenaOptions arena_options;
+    arena_options.start_block_size = size_t{64} << 10;
+    arena_options.max_block_size = size_t{1} << 20;
+    out.arena = std::make_unique<google::protobuf::Arena>(arena_options);
+    ctx.arena = out.arena.get();
+    return true;
+  }
+
+  void Map(const CtfPupil& p) {
+    if (refused_) return;
+    const size_t i = out_->pupils.size();
+    MappedPupil& mp = out_->pupils.emplace_back();
+    pupil_mapper_.Map(p, &mp);
+    for (const std::string& path : p.unknown_elements) {
+      AddError(&mp.errors, mp.position, path, "unknown_element",
+               "element not known to the adapter; not mapped", true);
+    }
+    siblings_.Add(i, p, mp.dropped);
+  }
+
+  const MapOptions& options_;
+  MappedCtf* out_;
+  CtfHeader header_;
+  bool have_header_ = false;
+  bool refused_ = false;
+  Ctx ctx_;
+  PupilMapper pupil_mapper_{ctx_};
+  std::vector<CtfPupil> pending_;
+  SiblingFathers siblings_;
+};
+
+// ReadAndMapCtf's reader handler.
+class MapWhileReading : public CtfHandler {
+ public:
+  MapWhileReading(std::string_view bytes, FileMapper* mapper, MappedCtf* out)
+      : bytes_(bytes), mapper_(mapper), out_(out) {}
+  void OnHeader(const CtfHeader& header) override { mapper_->Header(header); }
+  void OnPupil(CtfPupil* pupil, size_t begin, size_t end) override {
+    if (out_->pupils_read == 0) {
+      // Sized from the first pupil's length and the bytes left, as
+      // ReadCtf sizes its pupil vector (pupils taken as >= 1 KB).
+      const size_t first = end - std::min(end, begin);
+      const size_t left = bytes_.size() - std::min(bytes_.size(), begin);
+      const size_t estimate = left / std::max<size_t>(first, 1024);
+      out_->pupils.reserve(estimate + estimate / 8 + 1);
+    }
+    mapper_->Pupil(*pupil);
+  }
+
+ private:
+  std::string_view bytes_;
+  FileMapper* mapper_;
+  MappedCtf* out_;
+};
 
 }  // namespace
 
 MappedCtf MapCtf(const CtfFile& file, const MapOptions& options) {
   MappedCtf out;
-  const CtfHeader& h = file.header;
-  Ctx ctx;
-  ctx.options = &options;
-  ctx.header = &h;
-  ctx.source_la_estab = h.source.lea + h.source.estab;
-  ctx.version = h.version;
-  ctx.pupil_reason = "Common Transfer File " + ctx.version + " from school " +
-                     ctx.source_la_estab;
-  ctx.contact_reason = "Common Transfer File " + ctx.version +
-                       " contact from school " + ctx.source_la_estab;
-  ctx.key_context = "ctf-native-1";
-  ctx.key_context.push_back('\x1f');
-  PutLe64(&ctx.key_context, h.native_digest);
-  ctx.key_context += options.school_agency_id;
-  ctx.key_context.push_back('\x1f');
-
-  // The header DateTime (local Europe/London) is the occurred_at of every
-  // message: without it nothing can be published deterministically.
-  const std::string header_pos = "CTfile/Header";
-  if (h.date_time.empty()) {
-    out.file_rule = "required";
-    out.file_message = "CTfile/Header/DateTime is missing";
-    return out;
-  }
-  const LocalTimeResult t = ParseLondonDateTime(h.date_time);
-  switch (t.kind) {
-    case LocalTimeKind::kInvalid:
-      out.file_rule = "date_invalid";
-      out.file_message =
-          "CTfile/Header/DateTime is not a real YYYY-MM-DDThh:mm:ss time";
-      return out;
-    case LocalTimeKind::kUnique:
-      ctx.occurred_at = t.unix_seconds;
-      break;
-    case LocalTimeKind::kNonexistent:
-    case LocalTimeKind::kAmbiguous: {
-      const bool gap = t.kind == LocalTimeKind::kNonexistent;
-      AddError(&out.file_errors, header_pos, "DateTime",
-               gap ? "dst_nonexistent_local_time" : "dst_ambiguous_local_time",
-               gap ? "the local time does not exist in Europe/London (clock "
-                     "change); occurred_at is the start of that day, the "
-                     "time is not guessed"
-                   : "the local time occurs twice in Europe/London (clock "
-                     "change); occurred_at is the start of that day, the "
-                     "time is not guessed",
-               true);
-      ctx.occurred_at = LondonMidnight(t.date);
-      break;
-    }
-  }
-  if (h.version.empty()) {
-    AddError(&out.file_errors, header_pos, "CTFversion", "required",
-             "the CTF version is missing; read with the CTF 25 shape", true);
-  } else {
-    if (h.version_element != "CTFversion") {
-      AddError(&out.file_errors, header_pos, h.version_element,
-               "ctf_version_spelling",
-               "the XSD spells the element CTFversion; tolerated", true);
-    }
-    const std::string major = h.version.substr(0, h.version.find('.'));
-    if (major != "24" && major != "25") {
-      AddError(
-          &out.file_errors, header_pos, "CTFversion", "ctf_version_untested",
-          "only CTF 24 and 25 are tested; read with the CTF 25 shape", true);
-    }
-  }
-  for (const std::string& path : file.unknown_elements) {
-    AddError(&out.file_errors, path, path, "unknown_element",
-             "element not known to the adapter; not mapped", true);
-  }
-
-  // Every envelope lives on one arena owned by the result: building a
-  // few hundred thousand small messages is then a pointer bump each, and
-  // freeing them is freeing a few large blocks.
-  google::protobuf::ArenaOptions arena_options;
-  arena_options.start_block_size = size_t{64} << 10;
-  arena_options.max_block_size = size_t{1} << 20;
-  out.arena = std::make_unique<google::protobuf::Arena>(arena_options);
-  ctx.arena = out.arena.get();
-  out.pupils.resize(file.pupils.size());
-  for (size_t i = 0; i < file.pupils.size(); ++i) {
-    PupilMapper(ctx, file.pupils[i], &out.pupils[i]).Map();
-    for (const std::string& path : file.pupils[i].unknown_elements) {
-      AddError(&out.pupils[i].errors, out.pupils[i].position, path,
-               "unknown_element",
-               "element not known to the adapter; not mapped", true);
-    }
-  }
-  CheckSiblingFathers(file, &out);
+  FileMapper mapper(options, &out);
+  mapper.Header(file.header);
+  out.pupils.reserve(file.pupils.size());
+  for (const CtfPupil& p : file.pupils) mapper.Pupil(p);
+  mapper.Finish(file.unknown_elements);
   return out;
+}
+
+bool ReadAndMapCtf(std::string_view bytes, const XmlLimits& limits,
+                   const MapOptions& options, MappedCtf* out,
+                   CtfFileError* error) {
+  *out = MappedCtf();
+  FileMapper mapper(options, out);
+  MapWhileReading handler(bytes, &mapper, out);
+  std::vector<std::string> unknown;
+  if (!ReadCtfStream(bytes, limits, &handler, &unknown, error)) {
+    *out = MappedCtf();
+    return false;
+  }
+  mapper.Finish(unknown);
+  return true;
 }
 
 }  // namespace ehx::adapters::school

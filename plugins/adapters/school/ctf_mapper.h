@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "case_index.h"
@@ -42,8 +43,13 @@ struct MappedPupil {
   bool no_open_case = false;
   std::string case_ref;
   // Ready to publish, idempotency keys set, in publishing order (pupil,
-  // contacts, attendance years). Owned by MappedCtf::arena.
-  std::vector<Envelope*> envelopes;
+  // contacts, attendance years). Owned by MappedCtf::arena. Read-only:
+  // envelopes of one pupil share sub-messages instead of holding copies
+  // (each contact's Relationship is also in the pupil's envelope, a contact
+  // living at the pupil's address has the pupil's Address, the attendance
+  // years have one pupil Person made of the pupil envelope's identifiers,
+  // name and date of birth), so changing one would change the others.
+  std::vector<const Envelope*> envelopes;
   std::vector<RecordError> errors;
 };
 
@@ -56,6 +62,9 @@ struct MappedCtf {
   // File-level notes (header flags, unknown elements).
   std::vector<RecordError> file_errors;
   std::vector<MappedPupil> pupils;
+  // Pupil elements read (all of them, also when the file is refused and
+  // `pupils` is empty).
+  int pupils_read = 0;
 };
 
 // Maps every pupil. Deterministic: the same file and options always give
@@ -64,6 +73,15 @@ struct MappedCtf {
 // mapping context, so a re-read publishes nothing new and a changed record
 // gets a new key; see README "Idempotency keys").
 MappedCtf MapCtf(const CtfFile& file, const MapOptions& options);
+
+// ReadCtf and MapCtf in one pass: each pupil is mapped as soon as it is
+// read and then dropped (the reader reuses one CtfPupil), so the pupils are
+// never all held at once. Same result as ReadCtf followed by MapCtf.
+// Returns false and fills `error` when the reader refuses the document
+// (`out` is then empty).
+bool ReadAndMapCtf(std::string_view bytes, const XmlLimits& limits,
+                   const MapOptions& options, MappedCtf* out,
+                   CtfFileError* error);
 
 }  // namespace ehx::adapters::school
 

@@ -379,12 +379,70 @@ void PupilDigests(const Tree& t, std::string_view bytes, CtfPupil* out) {
   out->digest_without_attendance = XXH3_64bits_digest(&without_attendance);
 }
 
+void ResetAddress(CtfAddress* a) {
+  a->present = a->bs7666 = false;
+  for (std::string* s : {&a->saon, &a->paon, &a->street, &a->locality, &a->town,
+                         &a->administrative_area, &a->post_town, &a->uprn,
+                         &a->county, &a->postcode, &a->zip, &a->country}) {
+    s->clear();
+  }
+  a->lines.clear();
+}
+
+// Empties a reused CtfPupil (strings keep their capacity). Every field is
+// listed: the size check below fails when a field is added, as a reminder
+// to clear it here too (ReadPupil sets some fields only when present).
+void ResetPupil(CtfPupil* p) {
+  static_assert(sizeof(CtfPupil) == 1464,
+                "CtfPupil changed: clear the new field in ResetPupil");
+  p->index = p->line = 0;
+  for (std::string* s : {&p->upn,
+                         &p->uln,
+                         &p->uci,
+                         &p->surname,
+                         &p->forename,
+                         &p->dob,
+                         &p->sex,
+                         &p->sex_element,
+                         &p->nhs_number,
+                         &p->former_upn,
+                         &p->preferred_surname,
+                         &p->former_surname,
+                         &p->preferred_forename,
+                         &p->former_forename,
+                         &p->middle_names,
+                         &p->nc_year_actual,
+                         &p->ethnicity,
+                         &p->ethnicity_source,
+                         &p->medical_flag,
+                         &p->enrol_status,
+                         &p->in_care,
+                         &p->care_authority,
+                         &p->fsm_review_date,
+                         &p->sen_start_date,
+                         &p->sen_provision,
+                         &p->email}) {
+    s->clear();
+  }
+  p->languages.clear();
+  p->disabilities.clear();
+  p->fsm.clear();
+  p->sen_needs.clear();
+  ResetAddress(&p->address);
+  p->phones.clear();
+  p->contacts.clear();
+  p->attendance.clear();
+  p->unknown_elements.clear();
+  p->digest_without_attendance = p->core_digest = 0;
+}
+
 // Reads the pupil held in `t` (node 0) into `*out_ptr` (a new CtfPupil,
 // filled in place: the struct is large).
 void ReadPupil(const Tree& t, std::string_view bytes, int index,
                CtfPupil* out_ptr) {
   constexpr int p = 0;
   CtfPupil& out = *out_ptr;
+  ResetPupil(&out);
   std::array<int, kPupilFields> f;
   std::vector<int> pupil_unknown, scratch;
   PupilNames().First(t, p, &f, &pupil_unknown);
@@ -521,8 +579,8 @@ void NoteOnce(std::vector<std::string>* list, std::string path) {
 // are built as flat trees; everything else is only looked at by name.
 class CtfSink : public XmlSink {
  public:
-  explicit CtfSink(std::string_view bytes, CtfFile* out)
-      : bytes_(bytes), lines_(bytes), out_(out) {}
+  CtfSink(std::string_view bytes, CtfHandler* handler)
+      : bytes_(bytes), lines_(bytes), handler_(handler) {}
 
   void StartElement(std::string_view name, size_t begin) override {
     ++depth_;
@@ -570,8 +628,12 @@ class CtfSink : public XmlSink {
       capture_->End(end);
       if (!capture_->open()) {
         if (capture_ == &pupil_) {
-          if (pupils_ == 0) ReservePupils();
-          ReadPupil(pupil_, bytes_, ++pupils_, &out_->pupils.emplace_back());
+          const Tree& t = pupil_;
+          ReadPupil(t, bytes_, ++pupils_, &pupil_data_);
+          handler_->OnPupil(&pupil_data_, t.Begin(0), t.End(0));
+        } else {
+          ReadHeader();
+          handler_->OnHeader(header_data_);
         }
         capture_ = nullptr;
       }
@@ -584,9 +646,9 @@ class CtfSink : public XmlSink {
     if (capture_ != nullptr) capture_->AppendText(text);
   }
 
-  // After a successful parse: the whole-file checks, the header and the
-  // unknown elements in the order a whole-tree read reported them.
-  bool Finish(CtfFileError* error) {
+  // After a successful parse: the whole-file checks and the unknown
+  // elements in the order a whole-tree read reported them.
+  bool Finish(std::vector<std::string>* unknown, CtfFileError* error) {
     if (!is_ctf_) {
       *error = {"ctf_not_a_ctf", "the root element is not CTfile", root_line_};
       return false;
@@ -600,9 +662,25 @@ class CtfSink : public XmlSink {
                 root_line_};
       return false;
     }
+    unknown->clear();
+    NoteUnknown(
+        header_, 0, "CTfile/Header",
+        {"DocumentName", "CTFversion", "CTFVersion", "CtfVersion", "DateTime",
+         "DocumentQualifier", "DataQualifier", "DataDescriptor", "SupplierID",
+         "SourceSchool", "DestSchool", "SuppID"},
+        unknown);
+    for (auto* list : {&root_unknown_, &data_unknown_}) {
+      for (std::string& p : *list) NoteOnce(unknown, std::move(p));
+    }
+    return true;
+  }
+
+ private:
+  // The captured Header into header_data_.
+  void ReadHeader() {
     const Tree& t = header_;
     constexpr int header = 0;
-    CtfHeader& h = out_->header;
+    CtfHeader& h = header_data_;
     h.document_name = t.ChildString(header, "DocumentName");
     // The XSD spells CTFversion; some vendor documents print CTFVersion.
     for (const char* n : {"CTFversion", "CTFVersion", "CtfVersion"}) {
@@ -618,17 +696,35 @@ class CtfSink : public XmlSink {
     h.source = ReadSchool(t, t.Child(header, "SourceSchool"));
     h.dest = ReadSchool(t, t.Child(header, "DestSchool"));
     h.native_digest = SpanDigest(bytes_, t.Begin(header), t.End(header));
-    std::vector<std::string>& unknown = out_->unknown_elements;
-    NoteUnknown(
-        t, header, "CTfile/Header",
-        {"DocumentName", "CTFversion", "CTFVersion", "CtfVersion", "DateTime",
-         "DocumentQualifier", "DataQualifier", "DataDescriptor", "SupplierID",
-         "SourceSchool", "DestSchool", "SuppID"},
-        &unknown);
-    for (auto* list : {&root_unknown_, &data_unknown_}) {
-      for (std::string& p : *list) NoteOnce(&unknown, std::move(p));
-    }
-    return true;
+  }
+
+  // Lines are kept for the records that report them.
+  bool NeedsLine() const { return depth_ == 5; }  // Contact, YearData
+
+  std::string_view bytes_;
+  LineCounter lines_;
+  CtfHandler* handler_;
+  int depth_ = 0;
+  int root_line_ = 0;
+  bool is_ctf_ = false;
+  bool saw_header_ = false, saw_data_ = false, in_data_ = false;
+  int pupils_ = 0;
+  Tree header_, pupil_;
+  Tree* capture_ = nullptr;
+  CtfHeader header_data_;
+  CtfPupil pupil_data_;  // reused for every pupil
+  std::vector<std::string> root_unknown_, data_unknown_;
+};
+
+// ReadCtf's handler: keeps everything in a CtfFile.
+class CollectPupils : public CtfHandler {
+ public:
+  CollectPupils(std::string_view bytes, CtfFile* out)
+      : bytes_(bytes), out_(out) {}
+  void OnHeader(const CtfHeader& header) override { out_->header = header; }
+  void OnPupil(CtfPupil* pupil, size_t begin, size_t end) override {
+    if (out_->pupils.empty()) Reserve(begin, end);
+    out_->pupils.push_back(std::move(*pupil));
   }
 
  private:
@@ -639,46 +735,42 @@ class CtfSink : public XmlSink {
   // vector grows as before. Pupils are taken as at least 1 KB (the
   // smallest useful pupil is a few hundred bytes), so an odd first pupil
   // cannot reserve more than bytes/1 KB entries.
-  void ReservePupils() {
-    const Tree& t = pupil_;  // the const readers, not the builders
-    const size_t first = t.End(0) - t.Begin(0);
-    const size_t left = bytes_.size() - std::min(bytes_.size(), t.Begin(0));
+  void Reserve(size_t begin, size_t end) {
+    const size_t first = end - std::min(end, begin);
+    const size_t left = bytes_.size() - std::min(bytes_.size(), begin);
     const size_t estimate = left / std::max<size_t>(first, 1024);
     out_->pupils.reserve(estimate + estimate / 8 + 1);
   }
-
-  // Lines are kept for the records that report them.
-  bool NeedsLine() const { return depth_ == 5; }  // Contact, YearData
-
   std::string_view bytes_;
-  LineCounter lines_;
   CtfFile* out_;
-  int depth_ = 0;
-  int root_line_ = 0;
-  bool is_ctf_ = false;
-  bool saw_header_ = false, saw_data_ = false, in_data_ = false;
-  int pupils_ = 0;
-  Tree header_, pupil_;
-  Tree* capture_ = nullptr;
-  std::vector<std::string> root_unknown_, data_unknown_;
 };
 
 }  // namespace
 
-bool ReadCtf(std::string_view bytes, const XmlLimits& limits, CtfFile* out,
-             CtfFileError* error) {
-  *out = CtfFile();
-  CtfSink sink(bytes, out);
+bool ReadCtfStream(std::string_view bytes, const XmlLimits& limits,
+                   CtfHandler* handler,
+                   std::vector<std::string>* unknown_elements,
+                   CtfFileError* error) {
+  unknown_elements->clear();
+  CtfSink sink(bytes, handler);
   XmlError xml_error;
   if (!StreamXml(bytes, limits, &sink, &xml_error)) {
-    *out = CtfFile();
     *error = {xml_error.rule, xml_error.message, xml_error.line};
     return false;
   }
-  if (!sink.Finish(error)) {
+  return sink.Finish(unknown_elements, error);
+}
+
+bool ReadCtf(std::string_view bytes, const XmlLimits& limits, CtfFile* out,
+             CtfFileError* error) {
+  *out = CtfFile();
+  CollectPupils collect(bytes, out);
+  std::vector<std::string> unknown;
+  if (!ReadCtfStream(bytes, limits, &collect, &unknown, error)) {
     *out = CtfFile();
     return false;
   }
+  out->unknown_elements = std::move(unknown);
   return true;
 }
 

@@ -150,6 +150,32 @@ struct CtfFileError {
 bool ReadCtf(std::string_view bytes, const XmlLimits& limits, CtfFile* out,
              CtfFileError* error);
 
+// What ReadCtfStream hands over, in document order.
+class CtfHandler {
+ public:
+  virtual ~CtfHandler() = default;
+  // The (first) Header, as soon as its end tag is read: before the pupils
+  // in any CTF that follows the XSD (a Header after CTFpupilData comes
+  // after those pupils).
+  virtual void OnHeader(const CtfHeader& header) = 0;
+  // One Pupil, read as ReadCtf reads it. `*pupil` belongs to the reader
+  // and is reused for the next Pupil (its strings keep their capacity):
+  // it is valid during the call only; the handler may move from it.
+  // [begin, end) is the Pupil element's byte span in the document.
+  virtual void OnPupil(CtfPupil* pupil, size_t begin, size_t end) = 0;
+};
+
+// ReadCtf without the CtfFile: each pupil goes to `handler` as soon as it
+// is read, so memory does not grow with the number of pupils. Returns
+// false (and fills `error`) when the whole document is refused, for the
+// same reasons as ReadCtf; the handler may have seen part of the document
+// by then and must drop what it made of it. On success
+// `unknown_elements` gets CtfFile::unknown_elements.
+bool ReadCtfStream(std::string_view bytes, const XmlLimits& limits,
+                   CtfHandler* handler,
+                   std::vector<std::string>* unknown_elements,
+                   CtfFileError* error);
+
 }  // namespace ehx::adapters::school
 
 #endif  // EHX_ADAPTERS_SCHOOL_CTF_READER_H_

@@ -26,9 +26,12 @@ IngestOutcome IngestCtf(std::string_view input_name, std::string_view bytes,
   IngestOutcome out;
   IngestReport& r = out.report;
   r.set_input_name(std::string(input_name));
-  CtfFile file;
+  // Read and map in one pass (each pupil mapped as it is read); nothing is
+  // published until the whole file has been read and mapped, so a file
+  // that cannot be read or mapped as a whole is never half-published.
+  MappedCtf mapped;
   CtfFileError file_error;
-  if (!ReadCtf(bytes, limits, &file, &file_error)) {
+  if (!ReadAndMapCtf(bytes, limits, options, &mapped, &file_error)) {
     r.set_input_rejected(true);
     r.set_input_error(file_error.rule + ": " + file_error.message +
                       (file_error.line > 0
@@ -36,10 +39,7 @@ IngestOutcome IngestCtf(std::string_view input_name, std::string_view bytes,
                            : ""));
     return out;
   }
-  // Map everything before publishing anything: a file that cannot be
-  // mapped as a whole is never half-published.
-  MappedCtf mapped = MapCtf(file, options);
-  r.set_records_total(static_cast<int32_t>(file.pupils.size()));
+  r.set_records_total(mapped.pupils_read);
   if (!mapped.file_rule.empty()) {
     r.set_input_rejected(true);
     r.set_input_error(mapped.file_rule + ": " + mapped.file_message);

@@ -436,6 +436,98 @@ TEST(Ingest, UnavailableGatewayMeansRetryLater) {
   EXPECT_EQ(run.published.size(), 2u);
 }
 
+// Everything a MappedCtf says, as text.
+std::string MappedText(const MappedCtf& m) {
+  std::string out = "rule=" + m.file_rule + " message=" + m.file_message +
+                    " pupils_read=" + std::to_string(m.pupils_read) + "\n";
+  for (const RecordError& e : m.file_errors) out += Json(e);
+  for (const MappedPupil& p : m.pupils) {
+    out += "pupil " + std::to_string(p.index) + " " + p.position +
+           " dropped=" + std::to_string(p.dropped) +
+           " no_open_case=" + std::to_string(p.no_open_case) +
+           " case=" + p.case_ref + "\n";
+    for (const Envelope* env : p.envelopes) out += Json(*env);
+    for (const RecordError& e : p.errors) out += Json(e);
+  }
+  return out;
+}
+
+// IngestCtf reads and maps in one pass (ReadAndMapCtf: each pupil mapped as
+// soon as it is read, the reader's CtfPupil reused for the next one). It
+// must give exactly what ReadCtf followed by MapCtf gives, including for a
+// Header after the pupils and for a refused header.
+TEST(Ingest, OnePassReadAndMapEqualsReadThenMap) {
+  const CaseIndex cases = OpenCases();
+  MapOptions options;
+  options.cases = &cases;
+  options.school_agency_id = "school-oakfield";
+  options.now_unix_seconds = kNow;
+  const std::string oakfield = ReadFile(FixturePath("ctf25_oakfield.xml"));
+  std::vector<std::pair<std::string, std::string>> inputs;
+  for (const char* f :
+       {"ctf25_oakfield.xml", "ctf24_legacy.xml", "ctf24_ambiguous.xml"}) {
+    inputs.emplace_back(f, ReadFile(FixturePath(f)));
+  }
+  // The Header moved after CTFpupilData: pupils wait for it.
+  {
+    const size_t hb = oakfield.find("<Header>");
+    const size_t he = oakfield.find("</Header>") + 9;
+    ASSERT_NE(hb, std::string::npos);
+    std::string moved = oakfield;
+    const std::string header = moved.substr(hb, he - hb);
+    moved.erase(hb, he - hb);
+    moved.insert(moved.find("</CTFpupilData>") + 15, header);
+    inputs.emplace_back("header last", moved);
+  }
+  // No DateTime: refused as a whole, pupils only counted.
+  {
+    std::string no_time = oakfield;
+    const size_t b = no_time.find("<DateTime>");
+    no_time.erase(b, no_time.find("</DateTime>") + 11 - b);
+    inputs.emplace_back("no DateTime", no_time);
+  }
+  // Pupils in reverse order: every reused-pupil field is overwritten or
+  // cleared whatever came before.
+  {
+    const size_t first = oakfield.find("<Pupil>");
+    const size_t end = oakfield.find("</CTFpupilData>");
+    std::vector<std::string> pupils;
+    for (size_t b = first; b < end;) {
+      const size_t e = oakfield.find("</Pupil>", b) + 8;
+      pupils.push_back(oakfield.substr(b, e - b));
+      b = oakfield.find("<Pupil>", e);
+      if (b == std::string::npos) break;
+    }
+    ASSERT_GE(pupils.size(), 3u);
+    std::string reversed = oakfield.substr(0, first);
+    for (auto it = pupils.rbegin(); it != pupils.rend(); ++it) {
+      reversed += *it + "\n";
+    }
+    reversed += oakfield.substr(end);
+    inputs.emplace_back("reversed", reversed);
+  }
+  for (const auto& [name, xml] : inputs) {
+    CtfFile file;
+    CtfFileError error;
+    ASSERT_TRUE(ReadCtf(xml, XmlLimits(), &file, &error)) << name;
+    const MappedCtf two_pass = MapCtf(file, options);
+    MappedCtf one_pass;
+    ASSERT_TRUE(ReadAndMapCtf(xml, XmlLimits(), options, &one_pass, &error))
+        << name;
+    EXPECT_EQ(MappedText(one_pass), MappedText(two_pass)) << name;
+    EXPECT_EQ(one_pass.pupils_read, static_cast<int>(file.pupils.size()))
+        << name;
+  }
+  // A document the reader refuses leaves nothing behind.
+  MappedCtf refused;
+  CtfFileError error;
+  EXPECT_FALSE(ReadAndMapCtf(oakfield.substr(0, oakfield.size() / 2),
+                             XmlLimits(), options, &refused, &error));
+  EXPECT_EQ(error.rule, "xml_malformed");
+  EXPECT_TRUE(refused.pupils.empty());
+  EXPECT_EQ(refused.pupils_read, 0);
+}
+
 ex::Delivery DeliveryFromConformance(const std::string& name) {
   const std::string text = ReadFile(std::string(EHX_SOURCE_DIR) +
                                     "/tests/conformance/valid/" + name);
