@@ -50,7 +50,9 @@ TEST(CrashSafetyTest, AckedMessagesSurviveSigkillRestarts) {
         if (st.ok()) {
           std::lock_guard<std::mutex> l(mu);
           auto [it, fresh] = acked.emplace(key, r.message_id());
-          if (!fresh) EXPECT_EQ(it->second, r.message_id());
+          if (!fresh) {
+            EXPECT_EQ(it->second, r.message_id());
+          }
           break;
         }
         ++failures;
@@ -82,6 +84,10 @@ TEST(CrashSafetyTest, AckedMessagesSurviveSigkillRestarts) {
   for (const auto& [k, id] : acked) acked_ids.insert(id);
   for (const char* agency : {"school-oakfield", "health-visiting"}) {
     std::set<std::string> delivered;
+    // Idempotency key -> every message id delivered under it, and how many
+    // deliveries each message id took.
+    std::map<std::string, std::set<std::string>> ids_by_key;
+    std::map<std::string, int> deliveries_by_id;
     auto stub = gw.Exchange(agency);
     for (int round = 0; round < 10000; ++round) {
       ehx::exchange::v1::FetchRequest fr;
@@ -93,6 +99,9 @@ TEST(CrashSafetyTest, AckedMessagesSurviveSigkillRestarts) {
       ehx::exchange::v1::AckRequest a;
       for (const auto& d : resp.deliveries()) {
         delivered.insert(d.envelope().message_id());
+        ids_by_key[d.envelope().idempotency_key()].insert(
+            d.envelope().message_id());
+        ++deliveries_by_id[d.envelope().message_id()];
         auto* i = a.add_items();
         i->set_delivery_id(d.delivery_id());
         i->set_ok(true);
@@ -107,6 +116,22 @@ TEST(CrashSafetyTest, AckedMessagesSurviveSigkillRestarts) {
     // Anything delivered beyond the acked set was committed but its ack was
     // lost in a kill: allowed (at-least-once), and each is one message id.
     EXPECT_GE(delivered.size(), acked_ids.size());
+    // Duplicates are only redeliveries of the same message id: a key that
+    // was retried across a kill never became a second message.
+    int redelivered = 0;
+    for (const auto& [key, ids] : ids_by_key) {
+      EXPECT_EQ(ids.size(), 1u) << agency << ": key " << key << " delivered as "
+                                << ids.size() << " different messages";
+      EXPECT_EQ(key.rfind("crash-", 0), 0u) << agency << ": unknown key";
+      auto it = acked.find(key);
+      if (it != acked.end()) {
+        EXPECT_EQ(ids.count(it->second), 1u)
+            << agency << ": key " << key << " delivered under another id";
+      }
+    }
+    for (const auto& [id, n] : deliveries_by_id) redelivered += n - 1;
+    std::printf("crash safety: %s received %zu messages, %d redeliveries\n",
+                agency, delivered.size(), redelivered);
   }
   std::printf(
       "crash safety: %zu acked messages, %d failed attempts, 5 SIGKILLs\n",
