@@ -1,6 +1,9 @@
 // End-to-end tests of the real ehx-gateway binary over mTLS.
+#include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/struct.pb.h>
+#include <google/protobuf/unknown_field_set.h>
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -149,6 +152,109 @@ TEST_F(GatewayTest, FourFlowsOverMutualTls) {
   EXPECT_EQ(rec.referrals(0).decided_by_agency(), "csc-front-door");
   EXPECT_NE(rec.referrals(0).decision(), 0);
   EXPECT_EQ(rec.event_count(), 5);
+}
+
+// Server reflection (grpc.reflection.v1alpha, what grpcurl and similar
+// tools use) is served: it lists the services and returns the descriptor of
+// the file declaring ehx.exchange.v1.Exchange. Debian ships no reflection
+// .proto, so the few fields used are encoded here by hand (field numbers
+// from the public reflection.proto: request list_services = 7,
+// file_containing_symbol = 4; response file_descriptor_response = 4 {
+// repeated bytes file_descriptor_proto = 1 }, list_services_response = 6 {
+// repeated ServiceResponse service = 1 { string name = 1 } }).
+TEST_F(GatewayTest, ServerReflectionListsServicesAndDescribesExchange) {
+  StartWith("");
+  grpc::GenericStub stub(gw_->Channel("early-help"));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  grpc::CompletionQueue cq;
+  auto call = stub.PrepareCall(
+      &ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      &cq);
+  auto wait = [&cq](intptr_t want) {
+    void* tag = nullptr;
+    bool ok = false;
+    return cq.Next(&tag, &ok) && ok && reinterpret_cast<intptr_t>(tag) == want;
+  };
+  auto bytes = [](const std::string& s) {
+    grpc::Slice slice(s);
+    return grpc::ByteBuffer(&slice, 1);
+  };
+  auto text = [](const grpc::ByteBuffer& b) {
+    std::vector<grpc::Slice> slices;
+    std::string out;
+    if (!b.Dump(&slices).ok()) return out;
+    for (const auto& sl : slices) {
+      out.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+    }
+    return out;
+  };
+  // One request, one response; returns the response's bytes ("" on error).
+  intptr_t tag = 1;
+  auto ask = [&](const std::string& request) -> std::string {
+    grpc::ByteBuffer out = bytes(request);
+    call->Write(out, reinterpret_cast<void*>(++tag));
+    if (!wait(tag)) return "";
+    grpc::ByteBuffer in;
+    call->Read(&in, reinterpret_cast<void*>(++tag));
+    if (!wait(tag)) return "";
+    return text(in);
+  };
+  call->StartCall(reinterpret_cast<void*>(tag));
+  ASSERT_TRUE(wait(tag));
+
+  // list_services (field 7, a string whose content is ignored).
+  google::protobuf::UnknownFieldSet listed;
+  ASSERT_TRUE(listed.ParseFromString(ask(std::string("\x3a\x01*", 3))));
+  std::set<std::string> services;
+  for (int i = 0; i < listed.field_count(); ++i) {
+    if (listed.field(i).number() != 6) continue;
+    google::protobuf::UnknownFieldSet list;
+    ASSERT_TRUE(list.ParseFromString(listed.field(i).length_delimited()));
+    for (int j = 0; j < list.field_count(); ++j) {
+      google::protobuf::UnknownFieldSet svc;
+      ASSERT_TRUE(svc.ParseFromString(list.field(j).length_delimited()));
+      ASSERT_GT(svc.field_count(), 0);
+      services.insert(svc.field(0).length_delimited());
+    }
+  }
+  EXPECT_TRUE(services.count("ehx.exchange.v1.Exchange")) << services.size();
+  EXPECT_TRUE(services.count("grpc.health.v1.Health"));
+  EXPECT_TRUE(services.count("grpc.reflection.v1alpha.ServerReflection"));
+
+  // file_containing_symbol (field 4).
+  const std::string symbol = "ehx.exchange.v1.Exchange";
+  std::string req = "\x22";
+  req.push_back(static_cast<char>(symbol.size()));
+  req += symbol;
+  google::protobuf::UnknownFieldSet described;
+  ASSERT_TRUE(described.ParseFromString(ask(req)));
+  bool found = false;
+  for (int i = 0; i < described.field_count() && !found; ++i) {
+    if (described.field(i).number() != 4) continue;
+    google::protobuf::UnknownFieldSet files;
+    ASSERT_TRUE(files.ParseFromString(described.field(i).length_delimited()));
+    for (int j = 0; j < files.field_count() && !found; ++j) {
+      google::protobuf::FileDescriptorProto fd;
+      ASSERT_TRUE(fd.ParseFromString(files.field(j).length_delimited()));
+      for (const auto& svc : fd.service()) {
+        if (fd.package() + "." + svc.name() != symbol) continue;
+        std::set<std::string> methods;
+        for (const auto& m : svc.method()) methods.insert(m.name());
+        EXPECT_TRUE(methods.count("Publish"));
+        EXPECT_TRUE(methods.count("Subscribe"));
+        found = true;
+      }
+    }
+  }
+  EXPECT_TRUE(found) << "no FileDescriptorProto declaring " << symbol;
+
+  call->WritesDone(reinterpret_cast<void*>(++tag));
+  ASSERT_TRUE(wait(tag));
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(++tag));
+  ASSERT_TRUE(wait(tag));
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 TEST_F(GatewayTest, PublishIsIdempotent) {
