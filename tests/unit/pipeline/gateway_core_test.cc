@@ -11,6 +11,7 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -488,17 +489,18 @@ TEST_F(GatewayCoreTest, BackingOffMessageHoldsBackOnlyItsOwnCase) {
     EXPECT_EQ(e.message_id(), ids[e.case_ref()][0]);
     (e.case_ref() == "EH-U-0" ? nack : ack) = d.delivery_id();
   }
-  ASSERT_TRUE(Ack(*core, "school-oakfield",
-                  {AckItem{nack, false, false, "busy"}, AckItem{ack, true}})
-                  .ok());
+  ASSERT_TRUE(
+      Ack(*core, "school-oakfield",
+          {AckItem{nack, false, false, "busy"}, AckItem{ack, true, false, ""}})
+          .ok());
   // EH-U-0's first is backing off: its later messages wait; EH-U-1 flows.
   auto second = Fetch(*core, "school-oakfield");
   ASSERT_TRUE(second.ok());
   ASSERT_EQ(second->size(), 1u);
   EXPECT_EQ((*second)[0].envelope().message_id(), ids["EH-U-1"][1]);
-  ASSERT_TRUE(
-      Ack(*core, "school-oakfield", {AckItem{(*second)[0].delivery_id(), true}})
-          .ok());
+  ASSERT_TRUE(Ack(*core, "school-oakfield",
+                  {AckItem{(*second)[0].delivery_id(), true, false, ""}})
+                  .ok());
   auto idle = Fetch(*core, "school-oakfield");
   ASSERT_TRUE(idle.ok());
   EXPECT_TRUE(idle->empty());
@@ -511,13 +513,54 @@ TEST_F(GatewayCoreTest, BackingOffMessageHoldsBackOnlyItsOwnCase) {
     ASSERT_TRUE(batch.ok());
     if (batch->empty()) break;
     ASSERT_EQ(batch->size(), 1u);
-    if (got.empty()) EXPECT_EQ((*batch)[0].attempt(), 2);
+    if (got.empty()) {
+      EXPECT_EQ((*batch)[0].attempt(), 2);
+    }
     got.push_back((*batch)[0].envelope().message_id());
     ASSERT_TRUE(Ack(*core, "school-oakfield",
-                    {AckItem{(*batch)[0].delivery_id(), true}})
+                    {AckItem{(*batch)[0].delivery_id(), true, false, ""}})
                     .ok());
   }
   EXPECT_EQ(got, ids["EH-U-0"]);
+}
+
+// Retries back off exponentially from initial_backoff_ms, capped at
+// max_backoff_ms, with jitter in [base/2, base]; the message is not offered
+// again before its time.
+TEST_F(GatewayCoreTest, NackBacksOffExponentiallyWithJitterUpToTheCap) {
+  auto core = Make(
+      "delivery: {initial_backoff_ms: 1000, max_backoff_ms: 8000, "
+      "max_attempts: 12, sweep_interval_ms: 3600000}\n");
+  ASSERT_TRUE(core);
+  auto r = Publish(*core, "early-help", Caf(0));
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::set<int64_t> capped_delays;
+  for (int attempt = 1; attempt <= 11; ++attempt) {
+    auto got = Fetch(*core, "school-oakfield");
+    ASSERT_TRUE(got.ok());
+    ASSERT_EQ(got->size(), 1u) << "attempt " << attempt;
+    EXPECT_EQ((*got)[0].attempt(), attempt);
+    ASSERT_TRUE(Ack(*core, "school-oakfield",
+                    {AckItem{(*got)[0].delivery_id(), false, false, "busy"}})
+                    .ok());
+    const int64_t delay = Count(
+                              "SELECT next_attempt_ms FROM outbox WHERE "
+                              "recipient='school-oakfield'") -
+                          now_.load();
+    const int64_t base = std::min<int64_t>(1000LL << (attempt - 1), 8000);
+    EXPECT_GE(delay, base / 2) << "attempt " << attempt;
+    EXPECT_LE(delay, base) << "attempt " << attempt;
+    if (base == 8000) capped_delays.insert(delay);
+    // Not offered again before its time...
+    now_ += delay - 1;
+    auto early = Fetch(*core, "school-oakfield");
+    ASSERT_TRUE(early.ok());
+    EXPECT_TRUE(early->empty()) << "attempt " << attempt;
+    // ...and offered once it is due.
+    now_ += 1;
+  }
+  // Eight retries at the cap: jitter makes them differ.
+  EXPECT_GT(capped_delays.size(), 1u);
 }
 
 // The writer's cache of shared records follows the store: counts add up
