@@ -461,6 +461,70 @@ TEST_F(GatewayTest, SubscribeStreamDeliversAndRedeliversUnacked) {
   ctx.TryCancel();
 }
 
+// Nacks on the stream: a retryable nack comes back on the same stream as
+// the next attempt after its backoff, while the stream stays open; a
+// permanent nack dead-letters the message at once with its reason, and the
+// sender is told.
+TEST_F(GatewayTest, SubscribeStreamNackRetriesThenPermanentNackDeadLetters) {
+  StartWith(R"(
+delivery: {max_attempts: 10, initial_backoff_ms: 100, max_backoff_ms: 200, sweep_interval_ms: 50}
+)");
+  PublishReceipt r;
+  ASSERT_TRUE(Publish(*gw_, "early-help", Caf("n-1", "EH-N"), &r).ok());
+  auto stub = gw_->Exchange("school-oakfield");
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto stream = stub->Subscribe(&ctx);
+  ehx::exchange::v1::SubscribeRequest start;
+  start.mutable_start()->set_window(4);
+  ASSERT_TRUE(stream->Write(start));
+  Delivery d;
+  ASSERT_TRUE(stream->Read(&d));
+  EXPECT_EQ(d.envelope().message_id(), r.message_id());
+  EXPECT_EQ(d.attempt(), 1);
+  ehx::exchange::v1::SubscribeRequest nack;
+  nack.mutable_ack()->set_delivery_id(d.delivery_id());
+  nack.mutable_ack()->set_ok(false);
+  nack.mutable_ack()->set_reason("busy");
+  ASSERT_TRUE(stream->Write(nack));
+  const auto nacked_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(stream->Read(&d));  // the retry, pushed on the same stream
+  EXPECT_EQ(d.envelope().message_id(), r.message_id());
+  EXPECT_EQ(d.attempt(), 2);
+  EXPECT_GE(std::chrono::steady_clock::now() - nacked_at,
+            std::chrono::milliseconds(50))
+      << "redelivered before its backoff (at least 100/2 ms)";
+  nack.mutable_ack()->set_delivery_id(d.delivery_id());
+  nack.mutable_ack()->set_permanent(true);
+  nack.mutable_ack()->set_reason("unsupported_record");
+  ASSERT_TRUE(stream->Write(nack));
+  // Dead-lettered at once with its reason; the sender hears of it.
+  ehx::exchange::v1::ListDeadLettersResponse dl;
+  for (int i = 0; i < 100 && dl.dead_letters_size() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ehx::exchange::v1::ListDeadLettersRequest lr;
+    dl.Clear();
+    auto actx = Ctx();
+    ASSERT_TRUE(gw_->Admin()->ListDeadLetters(actx.get(), lr, &dl).ok());
+  }
+  ctx.TryCancel();
+  ASSERT_EQ(dl.dead_letters_size(), 1);
+  EXPECT_EQ(dl.dead_letters(0).agency(), "school-oakfield");
+  EXPECT_EQ(dl.dead_letters(0).message_id(), r.message_id());
+  EXPECT_EQ(dl.dead_letters(0).reason(), "rejected_by_recipient");
+  EXPECT_EQ(dl.dead_letters(0).attempts(), 2);
+  std::vector<Delivery> notices;
+  for (int i = 0; i < 20 && notices.empty(); ++i) {
+    notices = FetchAll(*gw_, "early-help", true);
+    if (notices.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ASSERT_EQ(notices.size(), 1u);
+  ASSERT_TRUE(notices[0].envelope().has_non_delivery());
+  EXPECT_EQ(notices[0].envelope().non_delivery().message_id(), r.message_id());
+}
+
 // Certificates: refused before any handler runs; body cannot claim another
 // agency; admin only for operators.
 TEST_F(GatewayTest, CertificateCasesAreRefused) {

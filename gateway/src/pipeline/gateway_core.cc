@@ -977,6 +977,13 @@ void GatewayCore::Ack(std::string agency, std::vector<AckItem> items,
             st = (*del)->Bind(1, id).Run();
             if (st.ok()) AdjustQueued(sender, -1);
           } else if (item.permanent) {
+            // The refused attempt counts, as a retryable nack's does, so
+            // the dead letter says how many deliveries were made.
+            auto up =
+                t.Prepare("UPDATE outbox SET attempts=attempts+1 WHERE id=?");
+            if (!up.ok()) return up.status();
+            st = (*up)->Bind(1, id).Run();
+            if (!st.ok()) return st;
             st = KillLocked(t, id, "rejected_by_recipient", now, notify.get());
           } else {
             st = RetryLocked(t, id, now, notify.get());
