@@ -51,7 +51,9 @@ struct Ctx {
   const CtfHeader* header;
   std::string source_la_estab;  // "8209999"
   int64_t occurred_at = 0;      // Unix seconds
-  std::string version;          // CTF version for Code.version
+  // occurred_at as the message every envelope points to (on `arena`).
+  google::protobuf::Timestamp* occurred_at_message = nullptr;
+  std::string version;  // CTF version for Code.version
   // Start of every key's content digest input: the key scheme, the Header's
   // native digest and the assigner agency (see SetKey).
   std::string key_context;
@@ -187,8 +189,13 @@ bool MapAddress(const CtfAddress& a, cases::Address* out,
       if (!a.street.empty()) out->add_lines(a.street);
     }
     if (!a.locality.empty()) out->add_lines(a.locality);
-    out->set_town(!a.town.empty() ? a.town : a.post_town);
-    out->set_county(!a.county.empty() ? a.county : a.administrative_area);
+    // Empty values are not set: proto3 strings have no presence, so an
+    // empty string serialises as an unset one but costs an arena string.
+    const std::string& town = !a.town.empty() ? a.town : a.post_town;
+    if (!town.empty()) out->set_town(town);
+    const std::string& county =
+        !a.county.empty() ? a.county : a.administrative_area;
+    if (!county.empty()) out->set_county(county);
     if (!a.uprn.empty()) {
       bool ok = a.uprn.size() <= 12;
       for (char c : a.uprn) ok = ok && c >= '0' && c <= '9';
@@ -201,7 +208,7 @@ bool MapAddress(const CtfAddress& a, cases::Address* out,
     }
   } else {
     for (const std::string& l : a.lines) out->add_lines(l);
-    out->set_county(a.county);
+    if (!a.county.empty()) out->set_county(a.county);
   }
   if (!a.postcode.empty()) out->set_postcode(NormalisePostcode(a.postcode));
   const std::string country = Upper(a.country);
@@ -289,13 +296,46 @@ RelationshipInfo MapRelationship(std::string_view code, bool* known) {
                 : RelationshipInfo{cases::RELATIONSHIP_TYPE_OTHER, ""};
 }
 
+void AppendUpper(std::string_view s, std::string* out) {
+  for (char c : s) {
+    out->push_back(c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c);
+  }
+}
+
+void AppendLower(std::string_view s, std::string* out) {
+  for (char c : s) {
+    out->push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+  }
+}
+
 // A contact lives at the pupil's address when these keys are equal: the
-// normalised postcode and the first line.
-std::string AddressKey(const CtfAddress& x) {
-  std::string k = Upper(NormalisePostcode(x.postcode)) + "|";
-  k += Lower(x.bs7666 ? x.paon + " " + x.street
-                      : (x.lines.empty() ? "" : x.lines[0]));
-  return k;
+// normalised postcode (Upper(NormalisePostcode())) and the first line
+// (Lower()). Written into `*out` (a reused buffer) without temporaries.
+void AddressKeyInto(const CtfAddress& x, std::string* out) {
+  std::string& k = *out;
+  k.clear();
+  size_t compact = 0;
+  for (char c : x.postcode) compact += c != ' ';
+  if (compact < 5 || compact > 7) {
+    AppendUpper(TrimXml(x.postcode), &k);
+  } else {
+    size_t left = compact;
+    for (char c : x.postcode) {
+      if (c == ' ') continue;
+      if (left-- == 3) k.push_back(' ');
+      const char u =
+          static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      AppendUpper(std::string_view(&u, 1), &k);
+    }
+  }
+  k.push_back('|');
+  if (x.bs7666) {
+    AppendLower(x.paon, &k);
+    k.push_back(' ');
+    AppendLower(x.street, &k);
+  } else if (!x.lines.empty()) {
+    AppendLower(x.lines[0], &k);
+  }
 }
 
 // Single-character attendance codes (2024 list plus retired H, J, Y and
@@ -338,7 +378,8 @@ void InitEnvelope(const Ctx& ctx, const std::string& case_ref,
                   exchange::EventType type, Envelope* env) {
   env->set_case_ref(case_ref);
   env->set_event_type(type);
-  env->mutable_occurred_at()->set_seconds(ctx.occurred_at);
+  // One Timestamp for the whole file (read-only, on the same arena).
+  env->unsafe_arena_set_allocated_occurred_at(ctx.occurred_at_message);
 }
 
 // A new envelope on the mapping's arena.
@@ -750,7 +791,7 @@ class PupilMapper {
       cases::HumanName* n = person.mutable_legal_name();
       n->set_given(c.forename);
       n->set_family(c.surname);
-      n->set_prefix(c.title);
+      if (!c.title.empty()) n->set_prefix(c.title);
       for (std::string& w : SplitWords(c.middle_names)) n->add_other(w);
       if (!c.sex.empty()) {
         const std::string s = Upper(c.sex);
@@ -773,9 +814,10 @@ class PupilMapper {
           if (p_->address.present) {
             // The pupil's side is built once for all its contacts.
             if (pupil_address_key_.empty()) {
-              pupil_address_key_ = AddressKey(p_->address);
+              AddressKeyInto(p_->address, &pupil_address_key_);
             }
-            lives = AddressKey(c.address) == pupil_address_key_
+            AddressKeyInto(c.address, &contact_address_key_);
+            lives = contact_address_key_ == pupil_address_key_
                         ? cases::YES_NO_UNKNOWN_YES
                         : cases::YES_NO_UNKNOWN_NO;
           }
@@ -964,7 +1006,8 @@ class PupilMapper {
   google::protobuf::RepeatedPtrField<cases::Identifier>* superseded_ = nullptr;
   std::string key_context_;
   std::string key_buf_;
-  std::string pupil_address_key_;  // AddressKey(p_->address), "" until used
+  // AddressKeyInto(p_->address), "" until used; and a contact's.
+  std::string pupil_address_key_, contact_address_key_;
 };
 
 // Parents and carers by name and relationship: siblings share at least one.
@@ -973,9 +1016,14 @@ bool IsParentCode(std::string_view code) {
          code == "FOM" || code == "FOF" || code == "CAR";
 }
 
-std::string ContactKey(const CtfContact& c) {
-  return Lower(c.surname) + "|" + Lower(c.forename) + "|" +
-         Upper(c.relationship);
+// Lower(surname) "|" Lower(forename) "|" Upper(relationship), into `*out`.
+void ContactKeyInto(const CtfContact& c, std::string* out) {
+  out->clear();
+  AppendLower(c.surname, out);
+  out->push_back('|');
+  AppendLower(c.forename, out);
+  out->push_back('|');
+  AppendUpper(c.relationship, out);
 }
 
 // Flags pupils whose siblings (pupils sharing a parent or carer contact in
@@ -992,15 +1040,33 @@ class SiblingFathers {
     if (dropped) return;
     for (const CtfContact& c : p.contacts) {
       if (!IsParentCode(Upper(c.relationship)) || c.surname.empty()) continue;
-      auto [it, inserted] = first_with_.emplace(ContactKey(c), i);
-      if (!inserted) parent_[Find(i)] = Find(it->second);
+      ContactKeyInto(c, &key_);
+      auto it = first_with_.find(key_);
+      if (it == first_with_.end()) {
+        first_with_.emplace(key_, i);
+      } else {
+        parent_[Find(i)] = Find(it->second);
+      }
     }
-    std::set<std::string>& f = fathers_.back();
+    // The set of "<contact key>|<parental responsibility>" of the pupil's
+    // fathers, kept as its sorted, distinct members joined by NULs (XML
+    // text never contains one), so that equal sets are equal strings.
+    size_t n = 0;  // keys_[0, n) are this pupil's (the strings are reused)
     for (const CtfContact& c : p.contacts) {
       if (Upper(c.relationship) != "PAF") continue;
       bool rec;
-      f.insert(ContactKey(c) + "|" +
-               std::to_string(ParseYesNo(c.responsibility, &rec)));
+      if (n == keys_.size()) keys_.emplace_back();
+      std::string& k = keys_[n++];
+      ContactKeyInto(c, &k);
+      k += "|" + std::to_string(ParseYesNo(c.responsibility, &rec));
+    }
+    if (n == 0) return;
+    std::sort(keys_.begin(), keys_.begin() + n);
+    const auto end = std::unique(keys_.begin(), keys_.begin() + n);
+    std::string& f = fathers_.back();
+    for (auto k = keys_.begin(); k != end; ++k) {
+      if (k != keys_.begin()) f.push_back('\0');
+      f += *k;
     }
   }
 
@@ -1012,7 +1078,7 @@ class SiblingFathers {
     }
     for (const auto& [root, members] : groups) {
       if (members.size() < 2) continue;
-      const std::set<std::string>& first = fathers_[members[0]];
+      const std::string& first = fathers_[members[0]];
       bool differ = false;
       for (size_t m : members) differ = differ || fathers_[m] != first;
       if (!differ) continue;
@@ -1035,7 +1101,9 @@ class SiblingFathers {
   }
   std::vector<size_t> parent_;
   std::map<std::string, size_t> first_with_;
-  std::vector<std::set<std::string>> fathers_;
+  std::vector<std::string> fathers_;  // per pupil, see Add
+  std::string key_;                   // reused
+  std::vector<std::string> keys_;     // reused
 };
 
 // MapCtf in steps, so that ReadAndMapCtf can map each pupil as it is read:
@@ -1153,6 +1221,10 @@ class FileMapper {
     arena_options.max_block_size = size_t{1} << 20;
     out.arena = std::make_unique<google::protobuf::Arena>(arena_options);
     ctx.arena = out.arena.get();
+    ctx.occurred_at_message =
+        google::protobuf::Arena::CreateMessage<google::protobuf::Timestamp>(
+            ctx.arena);
+    ctx.occurred_at_message->set_seconds(ctx.occurred_at);
     return true;
   }
 

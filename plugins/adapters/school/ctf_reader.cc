@@ -181,10 +181,28 @@ const NameTable<kContactFields>& ContactNames() {
   return *table;
 }
 
+void ResetAddress(CtfAddress* a) {
+  a->present = a->bs7666 = false;
+  for (std::string* s : {&a->saon, &a->paon, &a->street, &a->locality, &a->town,
+                         &a->administrative_area, &a->post_town, &a->uprn,
+                         &a->county, &a->postcode, &a->zip, &a->country}) {
+    s->clear();
+  }
+  a->lines.clear();
+}
+
 void ReadContact(const Tree& t, int c, std::string_view bytes,
                  const std::string& path, std::vector<std::string>* unknown,
                  std::vector<int>* scratch, CtfContact* out_ptr) {
+  // Possibly a reused contact: what is not assigned unconditionally below
+  // is reset first (the size check is a reminder for new fields).
+  static_assert(sizeof(CtfContact) == 752,
+                "CtfContact changed: reset the new field in ReadContact");
   CtfContact& out = *out_ptr;
+  out.sex.clear();
+  out.address_as_pupil = false;
+  ResetAddress(&out.address);
+  out.phones.clear();
   std::array<int, kContactFields> f;
   scratch->clear();
   ContactNames().First(t, c, &f, scratch);
@@ -379,16 +397,6 @@ void PupilDigests(const Tree& t, std::string_view bytes, CtfPupil* out) {
   out->digest_without_attendance = XXH3_64bits_digest(&without_attendance);
 }
 
-void ResetAddress(CtfAddress* a) {
-  a->present = a->bs7666 = false;
-  for (std::string* s : {&a->saon, &a->paon, &a->street, &a->locality, &a->town,
-                         &a->administrative_area, &a->post_town, &a->uprn,
-                         &a->county, &a->postcode, &a->zip, &a->country}) {
-    s->clear();
-  }
-  a->lines.clear();
-}
-
 // Empties a reused CtfPupil (strings keep their capacity). Every field is
 // listed: the size check below fails when a field is added, as a reminder
 // to clear it here too (ReadPupil sets some fields only when present).
@@ -430,8 +438,7 @@ void ResetPupil(CtfPupil* p) {
   p->sen_needs.clear();
   ResetAddress(&p->address);
   p->phones.clear();
-  p->contacts.clear();
-  p->attendance.clear();
+  // contacts and attendance are reused in place by ReadPupil.
   p->unknown_elements.clear();
   p->digest_without_attendance = p->core_digest = 0;
 }
@@ -534,22 +541,31 @@ void ReadPupil(const Tree& t, std::string_view bytes, int index,
     }
     return n;
   };
+  // A reused pupil keeps its contacts and years (and their strings'
+  // capacity): they are overwritten in place, extras dropped at the end.
+  size_t contacts = 0, years = 0;
   if (const int cs = f[kContacts]; cs != kNone) {
     out.contacts.reserve(count(cs, "Contact"));
     const std::string contact_path = path + "/Contacts/Contact";
     for (int c = t.FirstChild(cs); c != kNone; c = t.NextSibling(c)) {
       if (t.Name(c) != "Contact") continue;
+      if (contacts == out.contacts.size()) out.contacts.emplace_back();
       ReadContact(t, c, bytes, contact_path, &out.unknown_elements, &scratch,
-                  &out.contacts.emplace_back());
+                  &out.contacts[contacts++]);
     }
   }
+  out.contacts.resize(contacts);
   if (const int a = f[kAttendance]; a != kNone) {
     out.attendance.reserve(count(a, "YearData"));
     std::array<int, kYearFields> g;
     for (int y = t.FirstChild(a); y != kNone; y = t.NextSibling(y)) {
       if (t.Name(y) != "YearData") continue;
       YearNames().First(t, y, &g, nullptr);
-      CtfYearData& d = out.attendance.emplace_back();
+      if (years == out.attendance.size()) out.attendance.emplace_back();
+      // Every field is assigned below (the size check is a reminder).
+      static_assert(sizeof(CtfYearData) == 336,
+                    "CtfYearData changed: assign the new field here");
+      CtfYearData& d = out.attendance[years++];
       d.line = t.Line(y);
       d.year = t.Text(g[kYYear]);
       d.lea = t.Text(g[kYLea]);
@@ -565,6 +581,7 @@ void ReadPupil(const Tree& t, std::string_view bytes, int index,
       d.native_digest = SpanDigest(bytes, t.Begin(y), t.End(y));
     }
   }
+  out.attendance.resize(years);
   NoteUnknownNodes(t, pupil_unknown, path, &out.unknown_elements);
   PupilDigests(t, bytes, &out);
 }
