@@ -126,21 +126,61 @@ void ReadPhones(const Tree& t, int phones, std::vector<CtfPhone>* out) {
   }
 }
 
+enum AddressField {
+  kABs7666,
+  kALines,
+  kACounty,
+  kAPostCode,
+  kAZip,
+  kACountry,
+  kAddressFields
+};
+const NameTable<kAddressFields>& AddressNames() {
+  static const auto* table =
+      new NameTable<kAddressFields>({"BS7666Address", "AddressLines", "County",
+                                     "PostCode", "Zip", "Country"});
+  return *table;
+}
+
+enum Bs7666Field {
+  kBsSaon,
+  kBsPaon,
+  kBsStreet,
+  kBsLocality,
+  kBsTown,
+  kBsAdministrativeArea,
+  kBsPostTown,
+  kBsUprn,
+  kBs7666Fields
+};
+const NameTable<kBs7666Fields>& Bs7666Names() {
+  static const auto* table = new NameTable<kBs7666Fields>(
+      {"SAON", "PAON", "Street", "Locality", "Town", "AdministrativeArea",
+       "PostTown", "UniquePropertyReferenceNumber"});
+  return *table;
+}
+
+// `out` is empty (a new or reset CtfAddress). One pass over each element's
+// children (NameTable::First: the first child of each name, as Child()).
 void ReadAddress(const Tree& t, int a, CtfAddress* out) {
   if (a == kNone) return;
   out->present = true;
-  if (const int bs = t.Child(a, "BS7666Address"); bs != kNone) {
+  std::array<int, kAddressFields> f;
+  AddressNames().First(t, a, &f, nullptr);
+  if (const int bs = f[kABs7666]; bs != kNone) {
     out->bs7666 = true;
-    out->saon = t.ChildString(bs, "SAON");
-    out->paon = t.ChildString(bs, "PAON");
-    out->street = t.ChildString(bs, "Street");
-    out->locality = t.ChildString(bs, "Locality");
-    out->town = t.ChildString(bs, "Town");
-    out->administrative_area = t.ChildString(bs, "AdministrativeArea");
-    out->post_town = t.ChildString(bs, "PostTown");
-    out->uprn = t.ChildString(bs, "UniquePropertyReferenceNumber");
+    std::array<int, kBs7666Fields> g;
+    Bs7666Names().First(t, bs, &g, nullptr);
+    out->saon = t.Text(g[kBsSaon]);
+    out->paon = t.Text(g[kBsPaon]);
+    out->street = t.Text(g[kBsStreet]);
+    out->locality = t.Text(g[kBsLocality]);
+    out->town = t.Text(g[kBsTown]);
+    out->administrative_area = t.Text(g[kBsAdministrativeArea]);
+    out->post_town = t.Text(g[kBsPostTown]);
+    out->uprn = t.Text(g[kBsUprn]);
   }
-  if (const int lines = t.Child(a, "AddressLines"); lines != kNone) {
+  if (const int lines = f[kALines]; lines != kNone) {
     for (int l = t.FirstChild(lines); l != kNone; l = t.NextSibling(l)) {
       if (t.Name(l).rfind("AddressLine", 0) == 0) {
         const std::string_view v = t.Text(l);
@@ -148,10 +188,10 @@ void ReadAddress(const Tree& t, int a, CtfAddress* out) {
       }
     }
   }
-  out->county = t.ChildString(a, "County");
-  out->postcode = t.ChildString(a, "PostCode");
-  out->zip = t.ChildString(a, "Zip");
-  out->country = t.ChildString(a, "Country");
+  out->county = t.Text(f[kACounty]);
+  out->postcode = t.Text(f[kAPostCode]);
+  out->zip = t.Text(f[kAZip]);
+  out->country = t.Text(f[kACountry]);
 }
 
 uint64_t SpanDigest(std::string_view bytes, size_t begin, size_t end) {
