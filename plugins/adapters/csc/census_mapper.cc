@@ -42,7 +42,26 @@ std::string CollectionVersion(const CscConfig& config, const CensusHeader& h) {
   return "";
 }
 
-void SetCode(cv1::Code* c, const char* system, const std::string& code,
+// The systems as std::strings: protobuf 3.21 sets a string field from a
+// `const char*` through a temporary std::string (a heap allocation for
+// anything over 15 bytes), from a std::string with one copy.
+struct Systems {
+  const std::string nhs = kNhsSystem;
+  const std::string la_child_id = kLaChildIdSystem;
+  const std::string upn = kUpnSystem;
+  const std::string former_upn = kFormerUpnSystem;
+  const std::string sex = kSexSystem;
+  const std::string ethnicity = kEthnicitySystem;
+  const std::string disability = kDisabilitySystem;
+  const std::string reason_for_closure = kReasonForClosureSystem;
+  const std::string referral_source = kReferralSourceSystem;
+};
+const Systems& Sys() {
+  static const auto* systems = new Systems();
+  return *systems;
+}
+
+void SetCode(cv1::Code* c, const std::string& system, const std::string& code,
              const std::string& version, const std::string& original) {
   c->set_system(system);
   c->set_code(code);
@@ -52,8 +71,9 @@ void SetCode(cv1::Code* c, const char* system, const std::string& code,
 
 // Adds an NHS number / UPN identifier, flagged INVALID (and reported) when
 // it fails its check. Temporary UPNs are TEMPORARY and reported as a note.
-void AddUpn(const std::string& raw, const char* system, const char* field,
-            cv1::Person* p, std::vector<RecordError>* flags) {
+void AddUpn(const std::string& raw, const std::string& system,
+            const char* field, cv1::Person* p,
+            std::vector<RecordError>* flags) {
   if (raw.empty()) return;
   auto* id = p->add_identifiers();
   id->set_system(system);
@@ -88,7 +108,7 @@ void AddNhs(const std::string& raw, cv1::Person* p,
             std::vector<RecordError>* flags) {
   if (raw.empty()) return;
   auto* id = p->add_identifiers();
-  id->set_system(kNhsSystem);
+  id->set_system(Sys().nhs);
   id->set_value(NormaliseId(raw, false));
   id->set_original_value(raw);
   id->set_verification(cv1::VERIFICATION_STATUS_UNVERIFIED);
@@ -140,12 +160,12 @@ void MapChild(const CensusChild& c, const std::string& version,
   cv1::Person& p = *person;
   p.set_person_id("csc:" + c.la_child_id);
   auto* la = p.add_identifiers();
-  la->set_system(kLaChildIdSystem);
+  la->set_system(Sys().la_child_id);
   la->set_value(c.la_child_id);
   la->set_original_value(c.la_child_id);
   la->set_verification(cv1::VERIFICATION_STATUS_VERIFIED);
-  AddUpn(c.upn, kUpnSystem, "UPN", &p, flags);
-  AddUpn(c.former_upn, kFormerUpnSystem, "FormerUPN", &p, flags);
+  AddUpn(c.upn, Sys().upn, "UPN", &p, flags);
+  AddUpn(c.former_upn, Sys().former_upn, "FormerUPN", &p, flags);
   AddNhs(c.nhs_number, &p, flags);
 
   if (!c.birth_date.empty()) {
@@ -180,18 +200,18 @@ void MapChild(const CensusChild& c, const std::string& version,
   if (!sex_raw.empty()) {
     std::string code;
     if (MapSex(sex_raw, &code)) {
-      SetCode(p.mutable_sex(), kSexSystem, code, version, sex_raw);
+      SetCode(p.mutable_sex(), Sys().sex, code, version, sex_raw);
     } else {
       flags->push_back(Err(sex_field, "sex_code_unknown",
                            "not M, F, U (or 0, 1, 2, 9): left out", true));
     }
   }
   if (!c.ethnicity.empty()) {
-    SetCode(p.mutable_ethnicity(), kEthnicitySystem, c.ethnicity, version,
+    SetCode(p.mutable_ethnicity(), Sys().ethnicity, c.ethnicity, version,
             c.ethnicity);
   }
   for (const std::string& d : c.disabilities) {
-    SetCode(p.add_disabilities(), kDisabilitySystem, d, version, d);
+    SetCode(p.add_disabilities(), Sys().disability, d, version, d);
   }
 }
 
@@ -413,11 +433,11 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
       *episode.mutable_referral_date() = *ref_date;
       if (close_date) *episode.mutable_closure_date() = *close_date;
       if (!d.reason_for_closure.empty()) {
-        SetCode(episode.mutable_reason_for_closure(), kReasonForClosureSystem,
+        SetCode(episode.mutable_reason_for_closure(), Sys().reason_for_closure,
                 d.reason_for_closure, version, d.reason_for_closure);
       }
       if (!d.referral_source.empty()) {
-        SetCode(episode.mutable_referral_source(), kReferralSourceSystem,
+        SetCode(episode.mutable_referral_source(), Sys().referral_source,
                 d.referral_source, version, d.referral_source);
       }
       const std::string ep_key = StableHash({c.la_child_id, d.referral_date});
