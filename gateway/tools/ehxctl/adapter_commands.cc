@@ -312,11 +312,24 @@ int AdapterRender(const ConnectionOptions& conn, const AdapterOptions& options,
   }
   std::unique_ptr<LoadedAdapter> adapter = Load(options, &exchange, &rc);
   if (!adapter) return rc;
+  if (!adapter->supports_render()) {
+    return ReportLocalError("adapter render",
+                            absl::StrCat("adapter does not support render (",
+                                         adapter->adapter_type(), ", ABI 1.",
+                                         adapter->abi_minor(), ")"),
+                            kExitFailure);
+  }
   for (size_t i = 0; i < deliveries.size(); ++i) {
     const std::string& file = options.files[i];
     auto result = adapter->Render(deliveries[i]);
     if (!result.ok()) {
-      const int code = ExitCodeFor(result.status());
+      // UNIMPLEMENTED is the ABI's answer for "this adapter does not render
+      // that event type" (ehx_adapter_abi.h, render): a refusal like
+      // INVALID_ARGUMENT, not a failure of the adapter.
+      const int code =
+          result.status().code() == absl::StatusCode::kUnimplemented
+              ? kExitRefused
+              : ExitCodeFor(result.status());
       ReportLocalError(absl::StrCat("adapter render ", file),
                        result.status().message(), code);
       if (rc == kExitOk || code == kExitFailure) rc = code;

@@ -257,16 +257,35 @@ std::string SanitizeJsonError(absl::string_view message) {
   return path.empty() ? reason : absl::StrCat(path, ": ", reason);
 }
 
+namespace {
+bool IsWordByte(char c) {
+  // Letters, digits and any byte of a multi-byte UTF-8 character (Zoë's).
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || (static_cast<unsigned char>(c) & 0x80);
+}
+}  // namespace
+
 std::string RedactQuoted(absl::string_view text) {
   std::string out;
-  bool quoted = false;
-  for (char c : text) {
-    if (c == '"' || c == '\'') {
-      if (!quoted) out.append("\"<redacted>\"");
-      quoted = !quoted;
+  char open = 0;  // the quote character of the current quoted run, or 0
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool word_before = i > 0 && IsWordByte(text[i - 1]);
+    const bool word_after = i + 1 < text.size() && IsWordByte(text[i + 1]);
+    if (open == 0) {
+      // '"' always opens; '\'' only where it cannot be an apostrophe
+      // ("the child's episodes" is wording, not a quoted value).
+      if (c == '"' || (c == '\'' && !word_before)) {
+        open = c;
+        out.append("\"<redacted>\"");
+        continue;
+      }
+      out.push_back(c);
       continue;
     }
-    if (!quoted) out.push_back(c);
+    // Inside a quoted run: '"' closes at the next '"'; '\'' closes only
+    // where it is not an apostrophe inside the value ('O'Brien').
+    if (c == open && (open == '"' || !word_after)) open = 0;
   }
   return out;
 }

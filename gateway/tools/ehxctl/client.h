@@ -103,7 +103,10 @@ absl::Status ParseJson(absl::string_view json,
 // the kind of error but no value from the input. Exposed for tests.
 std::string SanitizeJsonError(absl::string_view message);
 
-// Replaces every quoted substring of `text` with "<redacted>".
+// Replaces every quoted substring of `text` ("..." or '...') with
+// "<redacted>". An apostrophe inside or at the end of a word ("the child's
+// episodes") is wording and kept; a single-quoted value runs to a quote that
+// is not followed by a letter or digit, so 'O'Brien' is redacted whole.
 std::string RedactQuoted(absl::string_view text);
 
 }  // namespace ehx::ctl
