@@ -78,6 +78,16 @@ def run(args, work):
                     ["store", "reencrypt", "--help"]):
             rc, out, _ = ctl(*cmd)
             check(rc == 0 and "Usage" in out, f"ehxctl {' '.join(cmd)} -> 0")
+        # The offline commands (no gateway): usage names every flag.
+        for cmd, flags in (
+                (["adapter", "check", "--help"],
+                 ["--adapter", "--config", "--agency", "files"]),
+                (["adapter", "render", "--help"],
+                 ["--adapter", "--config", "--out-dir", "files"]),
+                (["audit", "verify", "--help"], ["--public-key", "db"])):
+            rc, out, _ = ctl(*cmd)
+            check(rc == 0 and "Usage" in out and all(f in out for f in flags),
+                  f"ehxctl {' '.join(cmd)} -> 0, names {flags}: {out!r}")
         rc, _, _ = ctl()
         check(rc == 2, "no subcommand -> 2")
         rc, _, _ = ctl("--bogus", "status")
