@@ -64,6 +64,35 @@ class FakeGateway {
   std::map<std::string, std::string> by_key_;
 };
 
+// A CAF notification delivery for health visiting (the Communication golden
+// fixtures/communication_caf.golden.json renders it).
+inline ::ehxpb::exchange::v1::Delivery CafDelivery() {
+  namespace cv1 = ::ehxpb::cases::v1;
+  namespace ex = ::ehxpb::exchange::v1;
+  ex::Delivery d;
+  d.set_delivery_id(1);
+  ex::Envelope* e = d.mutable_envelope();
+  e->set_message_id("01JCAF0000000000000000001");
+  e->set_case_ref("EH-2026-000123");
+  e->set_sender_agency("early-help");
+  e->set_event_type(ex::EVENT_TYPE_CAF_NOTIFICATION);
+  e->mutable_accepted_at()->set_seconds(1772442900);
+  cv1::CafNotification* n = e->mutable_caf_notification();
+  n->set_assessment_id("ASM-1");
+  n->mutable_lead_practitioner()->set_name("Sam Example");
+  n->mutable_lead_practitioner()->set_role("Family support worker");
+  n->mutable_lead_practitioner()->set_agency_id("early-help");
+  n->mutable_level_of_need()->set_label("Targeted early help");
+  n->mutable_started_on()->set_year(2026);
+  n->mutable_started_on()->set_month(3);
+  n->mutable_started_on()->set_day(2);
+  cv1::Identifier* id = n->add_children()->add_identifiers();
+  id->set_system("https://fhir.nhs.uk/Id/nhs-number");
+  id->set_value("9990000018");
+  id->set_verification(cv1::VERIFICATION_STATUS_VERIFIED);
+  return d;
+}
+
 inline HealthConfig TestConfig() {
   HealthConfig c;
   c.set_agency_id("health-visiting");
