@@ -634,6 +634,14 @@ class Hl7Mapper {
         const std::string suffix =
             several ? "[" + std::to_string(i) + "]" : std::string();
         AddNhsNumber(rec, person, value, code, original_code, field, suffix);
+      } else if (type == "UPN" || authority == "UPN") {
+        // A Unique Pupil Number (HL7 table 0203 is locally extensible; the
+        // NHS ADT spec has no UPN type). Checked and flagged exactly like
+        // a FHIR `urn:ehx:id:upn` identifier: a temporary UPN is TEMPORARY
+        // and never a match key; before this it went out verbatim under
+        // the local hl7-cx-UPN system, unflagged.
+        AddUpn(rec, person, value,
+               field + (several ? "[" + std::to_string(i) + "]" : ""));
       } else if (type == "PI" || type == "MR" || type == "PN") {
         cv1::Identifier* id = person->add_identifiers();
         if (pas_system_.empty()) pas_system_ = LocalSystem(options_, "pas-id");

@@ -23,6 +23,7 @@ namespace {
 
 namespace cv1 = ::ehxpb::cases::v1;
 namespace ex = ::ehxpb::exchange::v1;
+using ::ehx::adapters::health::testing::CafDelivery;
 using ::ehx::adapters::health::testing::FakeGateway;
 using ::ehx::adapters::health::testing::Fixture;
 using ::ehx::adapters::health::testing::TestConfig;
@@ -346,6 +347,85 @@ TEST_F(IngestTest, GoldenHl7BatchWithGuardMergeAndErrors) {
   Golden("adt_batch.hl7", r);
 }
 
+// The UPN identifier of `p`, or nullptr.
+const cv1::Identifier* UpnOf(const cv1::Person& p) {
+  for (const auto& id : p.identifiers()) {
+    if (id.system() == "urn:ehx:id:upn") return &id;
+  }
+  return nullptr;
+}
+
+// A temporary UPN (protos/README.md: ends in a letter, MUST be TEMPORARY,
+// never a merge key) sent on a FHIR Patient: normalised, kept TEMPORARY
+// with the text as sent, flagged `upn_temporary` (the record is still
+// published); and a second Patient whose only identifier is that same
+// temporary UPN is not matched to the first one's case: it is dropped
+// with `case_ref_unresolved`.
+TEST_F(IngestTest, GoldenFhirTemporaryUpnIsFlaggedAndNeverMatched) {
+  const IngestReport r = ingestor_->Ingest(
+      "bundle_temporary_upn.json", Fixture("bundle_temporary_upn.json"));
+  EXPECT_EQ(r.records_total(), 2);
+  EXPECT_EQ(r.records_published(), 1) << ToJson(r);
+  ASSERT_EQ(gateway_.accepted.size(), 1u);
+  EXPECT_EQ(gateway_.accepted[0].case_ref(), "EH-2026-000124");
+  const cv1::Identifier* upn =
+      UpnOf(gateway_.accepted[0].person_update().person());
+  ASSERT_NE(upn, nullptr);
+  EXPECT_EQ(upn->value(), "A80120000501A");
+  EXPECT_EQ(upn->original_value(), "a801 2000 0501a");
+  EXPECT_EQ(upn->verification(), cv1::VERIFICATION_STATUS_TEMPORARY);
+  const RecordError* flag = FindError(r, "upn_temporary");
+  ASSERT_NE(flag, nullptr);
+  EXPECT_TRUE(flag->flagged_only());
+  EXPECT_EQ(flag->field(), "Bundle.entry[0].resource.identifier[1].value");
+  const RecordError* unmatched = FindError(r, "case_ref_unresolved");
+  ASSERT_NE(unmatched, nullptr);
+  EXPECT_FALSE(unmatched->flagged_only());
+  EXPECT_EQ(unmatched->position(), "Bundle.entry[1]");
+  Golden("bundle_temporary_upn.json", r);
+}
+
+// The same for HL7 v2: a PID-3 repetition of identifier type `UPN` (or
+// assigning authority `UPN`) is a UPN, checked like the FHIR one (it used
+// to go out unflagged under the local hl7-cx-UPN system). The ACK is AA
+// with the flag as an ERR segment; the message whose only link is the
+// temporary UPN is refused (AE, case_ref_unresolved).
+TEST_F(IngestTest, GoldenHl7TemporaryUpnIsFlaggedAndNeverMatched) {
+  const IngestReport r = ingestor_->Ingest("adt_temporary_upn.hl7",
+                                           Fixture("adt_temporary_upn.hl7"));
+  EXPECT_EQ(r.records_total(), 2);
+  EXPECT_EQ(r.records_published(), 1) << ToJson(r);
+  ASSERT_EQ(gateway_.accepted.size(), 1u);
+  EXPECT_EQ(gateway_.accepted[0].case_ref(), "EH-2026-000125");
+  const cv1::Person& p = gateway_.accepted[0].person_update().person();
+  const cv1::Identifier* upn = UpnOf(p);
+  ASSERT_NE(upn, nullptr);
+  EXPECT_EQ(upn->value(), "C80120000502B");
+  EXPECT_EQ(upn->verification(), cv1::VERIFICATION_STATUS_TEMPORARY);
+  for (const auto& id : p.identifiers()) {
+    EXPECT_THAT(id.system(), Not(HasSubstr("hl7-cx-UPN")));
+  }
+  const RecordError* flag = FindError(r, "upn_temporary");
+  ASSERT_NE(flag, nullptr);
+  EXPECT_TRUE(flag->flagged_only());
+  EXPECT_EQ(flag->field(), "PID-3[2]");
+  EXPECT_NE(FindError(r, "case_ref_unresolved"), nullptr);
+  Golden("adt_temporary_upn.hl7", r);
+
+  const std::string file = Fixture("adt_temporary_upn.hl7");
+  const size_t second = file.find("MSH", 1);
+  ASSERT_NE(second, std::string::npos);
+  const std::string first_message = file.substr(0, second - 1);
+  const std::string ack = ingestor_->IngestHl7Message(first_message, nullptr);
+  EXPECT_THAT(ack, HasSubstr("MSA|AA|MSG-A28-0011"));
+  EXPECT_THAT(ack, HasSubstr("upn_temporary"));
+  EXPECT_THAT(ack, Not(HasSubstr("C80120000502B")));
+  const std::string refused =
+      ingestor_->IngestHl7Message(file.substr(second), nullptr);
+  EXPECT_THAT(refused, HasSubstr("MSA|AE|MSG-A28-0012"));
+  EXPECT_THAT(refused, HasSubstr("case_ref_unresolved"));
+}
+
 TEST_F(IngestTest, RereadingPublishesNothingNew) {
   for (const char* f : {"patient_zoe.json", "bundle_mixed.json",
                         "adt_a04_latin1.hl7", "adt_batch.hl7"}) {
@@ -485,31 +565,6 @@ TEST(FhirHttp, StatusCodesAndOperationOutcome) {
 }
 
 // ---------------------------------------------------------------- render
-
-ex::Delivery CafDelivery() {
-  ex::Delivery d;
-  d.set_delivery_id(1);
-  ex::Envelope* e = d.mutable_envelope();
-  e->set_message_id("01JCAF0000000000000000001");
-  e->set_case_ref("EH-2026-000123");
-  e->set_sender_agency("early-help");
-  e->set_event_type(ex::EVENT_TYPE_CAF_NOTIFICATION);
-  e->mutable_accepted_at()->set_seconds(1772442900);
-  cv1::CafNotification* n = e->mutable_caf_notification();
-  n->set_assessment_id("ASM-1");
-  n->mutable_lead_practitioner()->set_name("Sam Example");
-  n->mutable_lead_practitioner()->set_role("Family support worker");
-  n->mutable_lead_practitioner()->set_agency_id("early-help");
-  n->mutable_level_of_need()->set_label("Targeted early help");
-  n->mutable_started_on()->set_year(2026);
-  n->mutable_started_on()->set_month(3);
-  n->mutable_started_on()->set_day(2);
-  cv1::Identifier* id = n->add_children()->add_identifiers();
-  id->set_system("https://fhir.nhs.uk/Id/nhs-number");
-  id->set_value("9990000018");
-  id->set_verification(cv1::VERIFICATION_STATUS_VERIFIED);
-  return d;
-}
 
 TEST(Render, CafNotificationGolden) {
   ::ehxpb::adapter::v1::RenderResult out;
