@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "ehx_adapter_protos.h"
@@ -316,6 +317,90 @@ TEST(SfTracker, ClaimCheckAndDuplicateRowKeys) {
     for (const auto& i : r.issues) dups += i.code == "duplicate_row_key";
   }
   EXPECT_EQ(dups, 2);
+}
+
+// One tracker row per headline outcome (all ten, the exact wording of the
+// contract's section 8, typed here rather than taken from sf_values.cc so
+// the two are checked against each other): each row is published, passes
+// the gateway validator and carries its OutcomeArea and gateway code. The
+// golden fixture only has six of the ten.
+TEST(SfTracker, EveryHeadlineOutcomeMapsToItsArea) {
+  namespace cv1 = ::ehx::cases::v1;
+  struct Case {
+    const char* headline;
+    const char* need;
+    cv1::OutcomeArea area;
+    const char* code;
+  };
+  const Case kCases[] = {
+      {"Getting a good education", "Child persistently absent from school",
+       cv1::OUTCOME_AREA_GOOD_EDUCATION, "education"},
+      {"Good early years development",
+       "Child not meeting expected development at review",
+       cv1::OUTCOME_AREA_EARLY_YEARS_DEVELOPMENT, "early_years"},
+      {"Improved mental and physical health", "Adult mental health need",
+       cv1::OUTCOME_AREA_MENTAL_PHYSICAL_HEALTH, "health"},
+      {"Better managed substance use", "Harmful alcohol use by an adult",
+       cv1::OUTCOME_AREA_SUBSTANCE_USE, "substance_use"},
+      {"Improved family relationships",
+       "Conflict between parents harming the children",
+       cv1::OUTCOME_AREA_FAMILY_RELATIONSHIPS, "family_relationships"},
+      {"Children safe from abuse and exploitation",
+       "Child at risk of exploitation",
+       cv1::OUTCOME_AREA_SAFE_FROM_ABUSE_EXPLOITATION, "abuse_exploitation"},
+      {"Families diverted from crime", "Anti-social behaviour",
+       cv1::OUTCOME_AREA_DIVERTED_FROM_CRIME, "crime"},
+      {"Safe from domestic abuse", "Adult experiencing domestic abuse",
+       cv1::OUTCOME_AREA_SAFE_FROM_DOMESTIC_ABUSE, "domestic_abuse"},
+      {"Secure housing", "Rent arrears threatening the tenancy",
+       cv1::OUTCOME_AREA_SECURE_HOUSING, "housing"},
+      {"Financial stability", "Family in problem debt",
+       cv1::OUTCOME_AREA_FINANCIAL_STABILITY, "financial_stability"},
+  };
+  std::string csv =
+      "la_code,claim_window,family_ref,lead_practitioner_ref,"
+      "lead_practitioner_service,date_identified,whole_family_assessment_date,"
+      "family_plan_date,case_closure_date,sustainment_check_date,person_ref,"
+      "role_in_family,surname,forename,dob,sex,nhs_number,upn,"
+      "headline_outcome,family_need,need_evidence_source,baseline_value,"
+      "baseline_date,outcome_value,outcome_date,outcome_achieved,"
+      "sustained_6m_after_closure,claim_status,notes\r\n";
+  for (const Case& c : kCases) {
+    csv += std::string(
+               "801,2026-Q2,SF801-000900,LP-0041,Early Help Team East,"
+               "02/02/2026,20/02/2026,26/02/2026,,,P-900-01,child,"
+               "Example,Ola,09/05/2016,F,9990000018,,") +
+           c.headline + "," + c.need +
+           ",Family assessment,,,,,,,in_progress,\r\n";
+  }
+  SfRun run;
+  const IngestReport report = run.adapter->Ingest(
+      "sf-outcome-tracker-801-2026-Q2-20260612T160000Z.csv", csv);
+  EXPECT_FALSE(report.input_rejected());
+  EXPECT_EQ(report.records_total(), 10);
+  EXPECT_EQ(report.records_published(), 10);
+  for (const auto& e : report.errors()) {
+    EXPECT_NE(e.rule(), "unknown_headline_outcome") << e.position();
+    EXPECT_NE(e.rule(), "headline_outcome_case") << e.position();
+  }
+  EXPECT_THAT(run.host.violations(), ::testing::IsEmpty());
+  const auto accepted = run.host.accepted();
+  ASSERT_EQ(accepted.size(), 10u);
+  std::set<int> areas;
+  for (size_t i = 0; i < accepted.size(); ++i) {
+    const Case& c = kCases[i];
+    const auto& ev = accepted[i].outcome_evidence();
+    EXPECT_EQ(accepted[i].event_type(),
+              ehx::exchange::v1::EVENT_TYPE_OUTCOME_EVIDENCE);
+    EXPECT_EQ(ev.area(), c.area) << c.headline;
+    EXPECT_EQ(ev.outcome_descriptor().code(), c.need) << c.headline;
+    EXPECT_THAT(ev.evidence(), HasSubstr(std::string("headline_outcome: ") +
+                                         c.headline + "\n"));
+    EXPECT_THAT(ev.evidence(),
+                HasSubstr(std::string("headline_code: ") + c.code + "\n"));
+    areas.insert(ev.area());
+  }
+  EXPECT_EQ(areas.size(), 10u);
 }
 
 TEST(SfTracker, WrongAuthorityIsARowError) {
