@@ -2,19 +2,34 @@
 // dir), exchanging native files end to end: Raise export -> CSC referral
 // file; CSC decision file -> Raise import file; HL7 v2 over MLLP -> ACK AA
 // and an identity update delivered; CTF -> attendance summary delivered to
-// early help. The agencies, routes and sharing policy are the demo's own
-// (deploy/config/demo.yaml), so this also keeps the quick-start config
-// honest; the native files are the demo's (deploy/demo/flow).
+// early help; CIN census RC9 closure -> StepDown -> Raise import file; the
+// Supporting Families tracker CSV -> outcome evidence; FHIR Patient over
+// HTTPS (client certificate) -> identity update; CAF notification -> FHIR
+// Communication file for health visiting. The agencies, routes and sharing
+// policy are the demo's own (deploy/config/demo.yaml), so this also keeps
+// the quick-start config honest; the native files are the demo's
+// (deploy/demo/flow), and the plugin configs follow deploy/demo/run-demo.sh.
+// clang-format off
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without <utility>.
+#include <utility>
+// clang-format on
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -90,11 +105,13 @@ bool Contains(const std::string& hay, const std::string& needle) {
   return hay.find(needle) != std::string::npos;
 }
 
-// Fetches (and acks) `agency`'s deliveries for up to 20 s until one
-// satisfies `pred`; returns it (empty Delivery if none came).
-Delivery WaitForDelivery(const GatewayProcess& gw, const std::string& agency,
-                         const std::function<bool(const Delivery&)>& pred) {
+// Fetches (and acks) `agency`'s deliveries for up to 20 s until `count` of
+// them satisfied `pred`; returns those (fewer if they did not all come).
+std::vector<Delivery> WaitForDeliveries(
+    const GatewayProcess& gw, const std::string& agency,
+    const std::function<bool(const Delivery&)>& pred, size_t count) {
   auto stub = gw.Exchange(agency);
+  std::vector<Delivery> found;
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -104,28 +121,31 @@ Delivery WaitForDelivery(const GatewayProcess& gw, const std::string& agency,
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::seconds(10));
-    if (!stub->Fetch(&ctx, req, &resp).ok()) return Delivery();
-    Delivery found;
-    bool hit = false;
+    if (!stub->Fetch(&ctx, req, &resp).ok()) return found;
     if (resp.deliveries_size() > 0) {
       AckRequest ack;
       for (const auto& d : resp.deliveries()) {
         auto* i = ack.add_items();
         i->set_delivery_id(d.delivery_id());
         i->set_ok(true);
-        if (!hit && pred(d)) {
-          found = d;
-          hit = true;
-        }
+        if (found.size() < count && pred(d)) found.push_back(d);
       }
       AckResponse ar;
       grpc::ClientContext actx;
       stub->Ack(&actx, ack, &ar);
     }
-    if (hit) return found;
+    if (found.size() >= count) return found;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return Delivery();
+  return found;
+}
+
+// The first of `agency`'s deliveries (fetched and acked for up to 20 s)
+// that satisfies `pred` (empty Delivery if none came).
+Delivery WaitForDelivery(const GatewayProcess& gw, const std::string& agency,
+                         const std::function<bool(const Delivery&)>& pred) {
+  std::vector<Delivery> d = WaitForDeliveries(gw, agency, pred, 1);
+  return d.empty() ? Delivery() : d[0];
 }
 
 int ReadPort(const fs::path& file) {
@@ -166,6 +186,52 @@ std::string MllpExchange(int port, const std::string& message) {
   return answer;
 }
 
+// POSTs `body` to https://127.0.0.1:<port><target> as
+// application/fhir+json, trusting `ca` and presenting `cert`/`key` (none
+// when empty). Returns the HTTP status (-1 on a transport failure) and
+// fills `answer` with the response body.
+int HttpsPost(int port, const std::string& target, const std::string& body,
+              const fs::path& ca, const fs::path& cert, const fs::path& key,
+              std::string* answer) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  namespace ssl = asio::ssl;
+  asio::io_context io;
+  ssl::context ctx(ssl::context::tls_client);
+  boost::system::error_code ec;
+  ctx.load_verify_file(ca.string(), ec);
+  if (ec) return -1;
+  ctx.set_verify_mode(ssl::verify_peer);
+  if (!cert.empty()) {
+    ctx.use_certificate_chain_file(cert.string(), ec);
+    if (!ec) ctx.use_private_key_file(key.string(), ssl::context::pem, ec);
+    if (ec) return -1;
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+  beast::get_lowest_layer(stream).connect(
+      asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
+                              static_cast<unsigned short>(port)),
+      ec);
+  if (ec) return -1;
+  stream.handshake(ssl::stream_base::client, ec);
+  if (ec) return -1;
+  http::request<http::string_body> req(http::verb::post, target, 11);
+  req.set(http::field::host, "localhost");
+  req.set(http::field::content_type, "application/fhir+json");
+  req.body() = body;
+  req.prepare_payload();
+  http::write(stream, req, ec);
+  if (ec) return -1;
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(stream, buf, res, ec);
+  if (ec) return -1;
+  *answer = res.body();
+  return res.result_int();
+}
+
 class AdaptersE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -177,12 +243,15 @@ class AdaptersE2eTest : public ::testing::Test {
     body += "plugins:\n";
     // Raise practitioners belong to the gRPC agency early-help (so this
     // test can fetch what the lead practitioner's agency receives); the
-    // adapter itself has its own mailbox, early-help-raise.
-    body += Plugin("raise", "early-help-raise") + "      root_dir: " + d +
-            "/raise\n      la_code: \"801\"\n      agency_id: early-help\n"
-            "      poll_interval_ms: 50\n      create_dirs: true\n"
-            "      scope_agencies: {school: school-oakfield, "
-            "health_visiting: health-visiting, csc: csc}\n";
+    // adapter itself has its own mailbox, early-help-raise. The demo
+    // fixture below uses the demo's own setting instead.
+    body +=
+        Plugin("raise", "early-help-raise") + "      root_dir: " + d +
+        "/raise\n      la_code: \"801\"\n      agency_id: " + raise_agency_id_ +
+        "\n"
+        "      poll_interval_ms: 50\n      create_dirs: true\n"
+        "      scope_agencies: {school: school-oakfield, "
+        "health_visiting: health-visiting, csc: csc}\n";
     body += Plugin("csc", "csc") + "      outbox_dir: " + d +
             "/csc/referrals\n      decision_inbox_dir: " + d +
             "/csc/decisions\n      census_inbox_dir: " + d +
@@ -206,11 +275,39 @@ class AdaptersE2eTest : public ::testing::Test {
             "/health/state\n      outbox_dir: " + d +
             "/health/out\n      create_dirs: true\n      mllp: {enabled: "
             "true, port: 0, port_file: " +
-            d + "/mllp.port}\n";
+            d +
+            "/mllp.port}\n      https: {enabled: true, "
+            "listen_address: 127.0.0.1, port: 0, port_file: " +
+            d +
+            "/https.port, cert_file: " + (DevPki() / "server.pem").string() +
+            ", key_file: " + (DevPki() / "server.key").string() +
+            ", client_ca_file: " + (DevPki() / "ca.pem").string() +
+            ", require_client_cert: true}\n";
+    body += Plugin("supporting_families", "supporting-families") +
+            "      inbox_dir: " + d + "/sf/inbound\n      outbox_dir: " + d +
+            "/sf/outbound\n      state_dir: " + d +
+            "/sf/state\n      la_code: \"801\"\n      case_refs: "
+            "{SF801-000100: " +
+            kCase +
+            "}\n      poll_interval_ms: 50\n      min_file_age_ms: 10\n"
+            "      create_dirs: true\n";
     gw_ = std::make_unique<GatewayProcess>(dir_.path(), body);
     ASSERT_TRUE(gw_->Start()) << gw_->log();
   }
 
+  // Drops the demo's Raise export (case EH-2026-0100 opened with consent,
+  // CAF, assessment, plan, step-up referral) and waits for its processing
+  // report, so the case, its parties and the referral link exist.
+  void OpenCase() {
+    const std::string name = "raise-export-20260402T010005Z.json";
+    Drop(Src("deploy/demo/flow") / name, a_ / "raise/export");
+    ASSERT_FALSE(WaitForFile(a_ / "raise/export/reports", name).empty())
+        << gw_->log();
+  }
+
+  // The Raise adapter's `agency_id` (its practitioners' agency, which its
+  // consents name in scope).
+  std::string raise_agency_id_ = "early-help";
   TempDir dir_;
   fs::path a_;
   std::unique_ptr<GatewayProcess> gw_;
@@ -269,6 +366,202 @@ TEST_F(AdaptersE2eTest, NativeFilesFlowBetweenAgencies) {
   ASSERT_EQ(attendance.envelope().case_ref(), kCase) << gw_->log();
   EXPECT_EQ(attendance.envelope().sender_agency(), "school-oakfield");
   EXPECT_TRUE(attendance.envelope().has_attendance_summary());
+}
+
+// The Supporting Families outcome tracker (CSV) dropped into the adapter's
+// inbox: three rows of family SF801-000100 (mapped to EH-2026-0100 by
+// case_refs) -> three outcome evidence records published as
+// supporting-families, delivered to early help (policy
+// evidence-to-early-help-sf-csc) and reported in the processing report;
+// the extract is archived. The reverse direction (attendance -> evidence
+// file) is withheld by the demo's policy (see below).
+TEST_F(AdaptersE2eTest, SupportingFamiliesTrackerBecomesOutcomeEvidence) {
+  OpenCase();
+  const std::string name =
+      "sf-outcome-tracker-801-2026-Q2-20260612T160000Z.csv";
+  Drop(Src("deploy/demo/flow") / name, a_ / "sf/inbound");
+  const std::string report =
+      WaitForFile(a_ / "sf/inbound/reports", name + ".report.json");
+  ASSERT_FALSE(report.empty()) << gw_->log();
+  EXPECT_TRUE(Contains(report, "\"result\":\"accepted\"")) << report;
+
+  const std::vector<Delivery> evidence = WaitForDeliveries(
+      *gw_, "early-help",
+      [](const Delivery& d) {
+        return d.envelope().event_type() ==
+                   ehx::exchange::v1::EVENT_TYPE_OUTCOME_EVIDENCE &&
+               d.envelope().sender_agency() == "supporting-families";
+      },
+      3);
+  ASSERT_EQ(evidence.size(), 3u) << gw_->log();
+  std::set<int> areas;
+  for (const Delivery& d : evidence) {
+    EXPECT_EQ(d.envelope().case_ref(), kCase);
+    EXPECT_EQ(d.envelope().outcome_evidence().family_id(), "SF801-000100");
+    areas.insert(d.envelope().outcome_evidence().area());
+  }
+  EXPECT_EQ(areas,
+            (std::set<int>{ehx::cases::v1::OUTCOME_AREA_GOOD_EDUCATION,
+                           ehx::cases::v1::OUTCOME_AREA_FINANCIAL_STABILITY,
+                           ehx::cases::v1::OUTCOME_AREA_FAMILY_RELATIONSHIPS}));
+  // The extract was archived, not rejected.
+  EXPECT_FALSE(WaitForFile(a_ / "sf/inbound/archive", name).empty());
+
+  // The adapter's outbound evidence file is written from attendance
+  // summaries it receives. The demo's consents do not name Supporting
+  // Families and it is not a party to the case, so the policy withholds
+  // the school's attendance summary from it and no evidence file is
+  // written: the summary reaches early help only.
+  Drop(Src("deploy/demo/flow/8012000_CTF_8019999_001.xml"), a_ / "school/in");
+  const Delivery attendance =
+      WaitForDelivery(*gw_, "early-help", [](const Delivery& d) {
+        return d.envelope().event_type() ==
+               ehx::exchange::v1::EVENT_TYPE_ATTENDANCE_SUMMARY;
+      });
+  ASSERT_EQ(attendance.envelope().case_ref(), kCase) << gw_->log();
+  std::vector<ehx::audit::v1::AuditRecord> trail;
+  ASSERT_TRUE(ReadAuditTrail(dir_.path() / "ehx.db", &trail));
+  bool withheld = false;
+  for (const auto& r : trail) {
+    if (r.message_id() == attendance.envelope().message_id() &&
+        r.action() == "withhold" &&
+        Contains(r.reason(), "to=supporting-families ")) {
+      withheld = true;
+      EXPECT_TRUE(Contains(r.reason(), "rule=default-deny")) << r.reason();
+    }
+  }
+  EXPECT_TRUE(withheld);
+  std::error_code ec;
+  for (fs::directory_iterator it(a_ / "sf/outbound", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    ADD_FAILURE() << "unexpected outbound file " << it->path().filename();
+  }
+}
+
+// The demo's own Raise setting (run-demo.sh): the Raise adapter's
+// practitioners belong to its own agency, early-help-raise, so its consents
+// name early-help-raise in scope. With agency_id early-help (the fixture's
+// default, for fetching over gRPC) the step-down below is withheld from
+// early-help-raise (basis CONSENT_OUT_OF_SCOPE, rule default-deny) and the
+// Raise system would never hear of it.
+class AdaptersE2eDemoRaiseTest : public AdaptersE2eTest {
+ protected:
+  AdaptersE2eDemoRaiseTest() { raise_agency_id_ = "early-help-raise"; }
+};
+
+// CSC closes the CIN episode the step-up referral started with RC9: the
+// census file dropped into the CSC adapter's census folder -> a StepDown
+// linked to EH-2026-0100 through the referral the CSC adapter wrote (same
+// NHS number) -> shared with and delivered to the early help service's
+// Raise adapter (policy step-down-to-parties), which writes the Raise
+// import file with the step-down item (run-demo.sh step 8).
+TEST_F(AdaptersE2eDemoRaiseTest, CinCensusClosureStepsDownToRaise) {
+  OpenCase();
+  // The CSC adapter has written (and indexed) the referral.
+  ASSERT_FALSE(WaitForFile(a_ / "csc/referrals", "referral-SU-0100-1-").empty())
+      << gw_->log();
+  Drop(Src("deploy/demo/flow/cin-census-closure-CS4471.xml"),
+       a_ / "csc/census");
+
+  const std::string import = WaitForFile(
+      a_ / "raise/import", "raise-import-", [](const std::string& c) {
+        return Contains(c, "\"type\": \"step_down\"");
+      });
+  ASSERT_FALSE(import.empty()) << gw_->log();
+  EXPECT_TRUE(Contains(import, "\"caseId\": \"EH-2026-0100\"")) << import;
+  EXPECT_TRUE(Contains(import, "\"reasonForClosureCode\": \"RC9\"")) << import;
+  EXPECT_TRUE(Contains(import, "\"laChildId\": \"CS4471\"")) << import;
+  EXPECT_TRUE(Contains(import, "\"cinClosureDate\": \"2026-05-29\"")) << import;
+
+  // The audit trail: csc published the step-down, the gateway shared it
+  // with early-help-raise under step-down-to-parties, and early-help-raise
+  // acknowledged it (the import file was written before the ack).
+  std::string step_down_id;
+  bool shared = false, acked = false;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!acked && std::chrono::steady_clock::now() < deadline) {
+    std::vector<ehx::audit::v1::AuditRecord> trail;
+    ASSERT_TRUE(ReadAuditTrail(dir_.path() / "ehx.db", &trail));
+    for (const auto& r : trail) {
+      if (r.actor() == "csc" && r.action() == "accept" &&
+          Contains(r.reason(), "EVENT_TYPE_STEP_DOWN")) {
+        step_down_id = r.message_id();
+      }
+      if (step_down_id.empty() || r.message_id() != step_down_id) continue;
+      shared |= r.action() == "share" &&
+                Contains(r.reason(), "to=early-help-raise ") &&
+                Contains(r.reason(), "rule=step-down-to-parties");
+      acked |= r.actor() == "early-help-raise" && r.action() == "ack";
+    }
+    if (!acked) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(step_down_id.empty()) << gw_->log();
+  EXPECT_TRUE(shared);
+  EXPECT_TRUE(acked);
+}
+
+// Health visiting: the CAF notification of the Raise export reaches the
+// health adapter, which writes a FHIR Communication into its outbox_dir;
+// the health visiting record system POSTs a FHIR R4 Patient over HTTPS
+// with its client certificate -> 200 and an identity update delivered to
+// the lead practitioner's agency. Without a client certificate the TLS
+// handshake is refused (require_client_cert).
+TEST_F(AdaptersE2eTest, FhirOverHttpsAndCommunicationsForHealthVisiting) {
+  OpenCase();
+  const std::string communication = WaitForFile(
+      a_ / "health/out", "Communication-", [](const std::string& c) {
+        return Contains(c, "\"code\": \"caf-notification\"");
+      });
+  ASSERT_FALSE(communication.empty()) << gw_->log();
+  EXPECT_TRUE(Contains(communication, "\"resourceType\": \"Communication\""));
+  EXPECT_TRUE(Contains(communication, "\"value\": \"EH-2026-0100\""))
+      << communication;
+
+  const int port = ReadPort(a_ / "https.port");
+  ASSERT_GT(port, 0) << gw_->log();
+  const std::string patient =
+      Slurp(Src("deploy/demo/flow/fhir-patient-amelie.json"));
+  std::string answer;
+  EXPECT_EQ(HttpsPost(port, "/Patient", patient, DevPki() / "ca.pem", "", "",
+                      &answer),
+            -1);
+  const int status = HttpsPost(port, "/Patient", patient, DevPki() / "ca.pem",
+                               DevPki() / "health-visiting.pem",
+                               DevPki() / "health-visiting.key", &answer);
+  EXPECT_EQ(status, 200) << answer;
+  EXPECT_TRUE(Contains(answer, "\"resourceType\":\"OperationOutcome\"") ||
+              Contains(answer, "\"resourceType\": \"OperationOutcome\""))
+      << answer;
+
+  const Delivery person =
+      WaitForDelivery(*gw_, "early-help", [](const Delivery& d) {
+        if (d.envelope().event_type() !=
+                ehx::exchange::v1::EVENT_TYPE_PERSON_UPDATED ||
+            d.envelope().sender_agency() != "health-visiting") {
+          return false;
+        }
+        for (const auto& id :
+             d.envelope().person_update().person().identifiers()) {
+          if (Contains(id.system(), "fhir-patient-id")) return true;
+        }
+        return false;
+      });
+  ASSERT_TRUE(person.envelope().has_person_update()) << gw_->log();
+  EXPECT_EQ(person.envelope().case_ref(), kCase);
+  const auto& p = person.envelope().person_update().person();
+  EXPECT_EQ(p.person_id(), "hv-amelie-0100");
+  EXPECT_EQ(p.legal_name().given(), "Amélie");
+  bool nhs = false;
+  for (const auto& id : p.identifiers()) {
+    if (id.system() == "https://fhir.nhs.uk/Id/nhs-number") {
+      nhs = true;
+      EXPECT_EQ(id.value(), "9990000018");
+      EXPECT_EQ(id.verification(),
+                ehx::cases::v1::VERIFICATION_STATUS_VERIFIED);
+    }
+  }
+  EXPECT_TRUE(nhs);
 }
 
 }  // namespace
