@@ -408,6 +408,9 @@ Decision PolicyEngine::Evaluate(const std::string& recipient, const Envelope& e,
 
 bool PolicyEngine::ApplyMask(const Decision& d, Envelope* e) const {
   e->clear_extra_recipients();
+  // Unmapped native content is kept with the event, never shared: no rule
+  // can have reviewed what the sender's contract does not define.
+  e->clear_unmapped();
   e->GetReflection()->MutableUnknownFields(e)->Clear();
   if (!d.share || d.mask == nullptr) {
     e->clear_payload();

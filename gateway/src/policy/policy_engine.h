@@ -88,9 +88,9 @@ class PolicyEngine {
                     const ehx::record::v1::CaseRecord& record) const;
 
   // Trims `envelope` to what `decision` (share == true) allows: header
-  // fields, and the payload fields in the mask; extra_recipients and
-  // unknown fields are dropped. Returns false (envelope cleared of its
-  // payload) if the decision carries no mask.
+  // fields, and the payload fields in the mask; extra_recipients, unmapped
+  // native content and unknown fields are dropped. Returns false (envelope
+  // cleared of its payload) if the decision carries no mask.
   bool ApplyMask(const Decision& decision,
                  ehx::exchange::v1::Envelope* envelope) const;
 

@@ -41,6 +41,9 @@ namespace pb = ::google::protobuf;
 
 constexpr size_t kMaxIdempotencyKey = 128;
 constexpr size_t kMaxCaseRef = 64;
+constexpr size_t kMaxUnmappedPath = 512;
+constexpr size_t kMaxUnmappedRaw = 64 * 1024;
+constexpr int kMaxUnmapped = 256;
 constexpr absl::Duration kMaxClockSkew = absl::Minutes(5);
 // Range of google.protobuf.Timestamp: 0001-01-01 .. 9999-12-31T23:59:59Z.
 constexpr int64_t kMinTimestampSeconds = -62135596800;
@@ -270,6 +273,26 @@ void Checker::CheckEnvelope(const ex::Envelope& e) {
   for (int i = 0; i < e.extra_recipients_size(); ++i) {
     Required(!e.extra_recipients(i).empty(), Idx("", "extra_recipients", i),
              "an extra recipient agency id");
+  }
+
+  if (e.unmapped_size() > kMaxUnmapped) {
+    Add("unmapped", "unmapped_too_many",
+        "at most 256 unmapped fragments per message");
+  }
+  for (int i = 0; i < e.unmapped_size() && i < kMaxUnmapped; ++i) {
+    const ex::UnmappedContent& u = e.unmapped(i);
+    const std::string at = Idx("", "unmapped", i);
+    Required(!u.path().empty(), at + ".path", "the fragment's native path");
+    if (u.path().size() > kMaxUnmappedPath) {
+      Add(at + ".path", "unmapped_path_too_long",
+          "the fragment's path must be at most 512 characters");
+    }
+    Required(!u.media_type().empty(), at + ".media_type",
+             "the fragment's media type");
+    if (u.raw().size() > kMaxUnmappedRaw) {
+      Add(at + ".raw", "unmapped_raw_too_long",
+          "an unmapped fragment must be at most 64 KiB");
+    }
   }
 
   // Generic checks everywhere, then payload rules.

@@ -352,13 +352,22 @@ class Rec {
         Info("unknown_member", p,
              "member not defined by the contract; ignored and preserved");
       }
+      // Contract 7.5: preserved with the record as path + raw JSON.
+      const auto raw = it->dump();
+      unknown_.push_back({p, std::string(raw.data(), raw.size())});
     }
+  }
+
+  // Members Known() did not recognise, in file order: (JSONPath, raw JSON).
+  std::vector<std::pair<std::string, std::string>> TakeUnknown() {
+    return std::move(unknown_);
   }
 
  private:
   std::vector<Issue>* issues_;
   FileState* file_;
   bool failed_ = false;
+  std::vector<std::pair<std::string, std::string>> unknown_;
 };
 
 void SetDate(const CivilDate& d, cv1::Date* out) {
@@ -628,6 +637,11 @@ class Mapper {
   std::unordered_map<std::string, StaffEntry> staff_;
   std::map<std::string, int> case_object_ids_;  // consentId etc. -> count
   std::map<std::string, int> case_ids_;
+  // Unknown members of person and staff records, by record index (only
+  // records that have any): carried by the events of the cases that use
+  // them (contract 7.5).
+  std::unordered_map<int, std::vector<std::pair<std::string, std::string>>>
+      unmapped_by_record_;
 };
 
 void Mapper::MarkRecordDuplicates(RecordReport* r, const std::string& path,
@@ -947,6 +961,9 @@ void Mapper::ReadPeople(const ExportJson& people,
     e.valid = !rec.failed();
     r.status = e.valid ? "accepted" : "rejected";
     e.record = static_cast<int>(result_->records.size());
+    if (auto unknown = rec.TakeUnknown(); !unknown.empty()) {
+      unmapped_by_record_[e.record] = std::move(unknown);
+    }
     result_->records.push_back(std::move(r));
   }
   for (PersonEntry& e : entries) {
@@ -1011,6 +1028,9 @@ void Mapper::ReadStaff(const ExportJson& staff) {
     e.valid = !rec.failed();
     r.status = e.valid ? "accepted" : "rejected";
     e.record = static_cast<int>(result_->records.size());
+    if (auto unknown = rec.TakeUnknown(); !unknown.empty()) {
+      unmapped_by_record_[e.record] = std::move(unknown);
+    }
     result_->records.push_back(std::move(r));
   }
   for (StaffEntry& e : entries) {
@@ -2582,6 +2602,24 @@ void Mapper::ReadCase(const ExportJson& c, int index, const std::string& path) {
       std::move(ehc);
   std::sort(refs.begin(), refs.end());
   refs.erase(std::unique(refs.begin(), refs.end()), refs.end());
+  // Contract 7.5: members this contract does not define, in the case and in
+  // the people and staff it uses, travel with every event of the case as
+  // Envelope.unmapped (kept by the gateway with the event, never delivered
+  // onwards). Added after the keys are derived, so keys do not change.
+  std::vector<std::pair<std::string, std::string>> unknown = rec.TakeUnknown();
+  for (int ref : refs) {
+    auto it = unmapped_by_record_.find(ref);
+    if (it == unmapped_by_record_.end()) continue;
+    unknown.insert(unknown.end(), it->second.begin(), it->second.end());
+  }
+  for (PlannedEvent& ev : out.events) {
+    for (const auto& [p, raw] : unknown) {
+      ex::UnmappedContent* u = ev.envelope.add_unmapped();
+      u->set_path(p);
+      u->set_media_type("application/json");
+      u->set_raw(raw);
+    }
+  }
   result_->cases.push_back(std::move(out));
   result_->case_refs.push_back(std::move(refs));
   finish(true);

@@ -250,6 +250,19 @@ TEST(RaiseExport, ContractExampleIsAcceptedAndFlagged) {
   const CaseOutput* c = Case(r, "EH-2026-0100");
   const ex::Envelope* opened = Event(c, ex::EVENT_TYPE_CASE_OPENED);
   ASSERT_NE(opened, nullptr);
+  // Contract 7.5: the unknown member is preserved with the record that
+  // holds it (a person of the case) as raw JSON on every event of the case.
+  for (const PlannedEvent& ev : c->events) {
+    int found = 0;
+    for (const auto& u : ev.envelope.unmapped()) {
+      if (u.path() != "$.people[0].favouriteColour") continue;
+      ++found;
+      EXPECT_EQ(u.media_type(), "application/json");
+      EXPECT_FALSE(u.raw().empty());
+      EXPECT_EQ(u.raw().front(), '"') << "raw JSON of a string member";
+    }
+    EXPECT_EQ(found, 1) << ex::EventType_Name(ev.envelope.event_type());
+  }
   const cv1::EarlyHelpCase& ehc = opened->case_opened();
   EXPECT_EQ(ehc.origin(), cv1::CASE_ORIGIN_STEP_DOWN);
   EXPECT_EQ(ehc.cin_episode().la_child_id(), "CS4471");
@@ -426,6 +439,12 @@ TEST(RaiseExport, TrickyFileRejectsOnlyTheBadRecords) {
   // Unknown nested member reported once, record still stored.
   EXPECT_TRUE(HasIssue(Record(r, "case", 1), "unknown_member",
                        "$.cases[1].familyMembers[3].futureFlag"));
+  bool preserved = false;
+  for (const auto& u : as->unmapped()) {
+    preserved |= u.path() == "$.cases[1].familyMembers[3].futureFlag" &&
+                 u.media_type() == "application/json" && !u.raw().empty();
+  }
+  EXPECT_TRUE(preserved) << "the case's unknown member travels with its events";
   ExpectGolden("raise-export-20261026T020005Z.envelopes.golden.json",
                EnvelopesJson(r));
 }

@@ -901,6 +901,25 @@ MALFORMED = [
     ("outcome-evidence-no-family", "Outcome evidence without a family id.",
      OUTCOME_EVIDENCE, unset("outcomeEvidence.familyId"),
      exp(("outcome_evidence.family_id", "required"))),
+    # Unmapped native content (Envelope.unmapped).
+    ("unmapped-path-missing", "An unmapped fragment without its path.", CAF,
+     setv("unmapped", [{"mediaType": "application/json", "raw": "{}"}]),
+     exp(("unmapped[0].path", "required"))),
+    ("unmapped-path-too-long", "An unmapped fragment's path of 513 "
+     "characters.", CAF,
+     setv("unmapped", [{"path": "$." + "p" * 511, "mediaType":
+                        "application/json", "raw": "1"}]),
+     exp(("unmapped[0].path", "unmapped_path_too_long"))),
+    ("unmapped-raw-too-long", "An unmapped fragment over 64 KiB.", CAF,
+     setv("unmapped", [{"path": "$.cases[0].riskMatrix", "mediaType":
+                        "application/json",
+                        "raw": "\"" + "x" * 65535 + "\""}]),
+     exp(("unmapped[0].raw", "unmapped_raw_too_long"))),
+    ("unmapped-too-many", "257 unmapped fragments in one message.", CAF,
+     setv("unmapped", [{"path": "$.x%d" % i, "mediaType":
+                        "application/json", "raw": "0"}
+                       for i in range(257)]),
+     exp(("unmapped", "unmapped_too_many"))),
     # Several at once.
     ("step-up-several-broken", "Bad NHS number, temporary UPN unflagged and "
      "no whereabouts in one referral.", STEP_UP,

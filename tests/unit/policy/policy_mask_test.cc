@@ -1,6 +1,6 @@
 // Delivered payloads carry no field outside the mask of (recipient role,
 // record type), keep every masked field that was sent, and drop unknown
-// fields and extra_recipients.
+// fields, extra_recipients and unmapped native content.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -99,6 +99,12 @@ TEST(PolicyMaskTest, DeliveredPayloadsCarryNoFieldOutsideTheMask) {
     original.set_sender_agency("role-early-help");
     original.set_message_id("m-1");
     original.add_extra_recipients("role-school");
+    // Native content the sender's adapter did not map: kept with the
+    // event, never delivered, whatever the mask.
+    auto* unmapped = original.add_unmapped();
+    unmapped->set_path("$.cases[0].riskMatrix");
+    unmapped->set_media_type("application/json");
+    unmapped->set_raw("{\"note\":\"Ffion Ó Súilleabháin\"}");
     const cfg::RecordType type =
         PolicyEngine::RecordTypeOf(original.event_type());
     ASSERT_NE(type, cfg::RECORD_TYPE_UNSPECIFIED) << file;
@@ -164,6 +170,7 @@ TEST(PolicyMaskTest, DeliveredPayloadsCarryNoFieldOutsideTheMask) {
         }
       }
       EXPECT_EQ(delivered.extra_recipients_size(), 0);
+      EXPECT_EQ(delivered.unmapped_size(), 0) << file << " role " << role;
       EXPECT_FALSE(HasUnknownFields(delivered)) << file;
       EXPECT_EQ(delivered.payload_case(), original.payload_case()) << file;
       EXPECT_EQ(delivered.message_id(), "m-1");

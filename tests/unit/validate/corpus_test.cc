@@ -137,6 +137,9 @@ const char* const kAllRules[] = {
     "consent_withdrawn_date_required",
     "academic_year_format",
     "attendance_sessions_exceed_possible",
+    "unmapped_path_too_long",
+    "unmapped_raw_too_long",
+    "unmapped_too_many",
 };
 
 TEST(MalformedCorpusTest, EveryFileRaisesItsExpectedViolations) {
