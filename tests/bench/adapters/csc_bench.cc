@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "bench_clock.h"
 #include "csc_ingest.h"
 #include "csc_util.h"
 
@@ -26,7 +27,7 @@ namespace {
 
 std::string UpnFor(int i) {
   static const char kAlpha[] = "ABCDEFGHJKLMNPQRTUVWXYZ";
-  char rest[13];
+  char rest[16];  // 12 digits for i < 10^9, and room the compiler can see
   std::snprintf(rest, sizeof(rest), "935%09d", i);
   int sum = 0;
   for (int k = 0; k < 12; ++k) sum += (rest[k] - '0') * (k + 2);
@@ -99,23 +100,7 @@ long ExpatOnly(const std::string& bytes) {
   return c.elements;
 }
 
-// Wall-clock seconds, or this thread's CPU seconds when EHX_BENCH_CPU=1
-// (moves far less when other work shares the machine; same for both sides
-// of the ratio).
-double Now() {
-  static const bool cpu = [] {
-    const char* v = std::getenv("EHX_BENCH_CPU");
-    return v != nullptr && std::string(v) == "1";
-  }();
-  if (cpu) {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-  }
-  return std::chrono::duration<double>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+using ::ehx::bench::Now;
 
 template <typename F>
 double Best(int repeats, F f) {

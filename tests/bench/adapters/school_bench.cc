@@ -14,6 +14,7 @@
 #include <ctime>
 #include <string>
 
+#include "bench_clock.h"
 #include "ctf_mapper.h"
 #include "school_ids.h"
 
@@ -78,23 +79,7 @@ std::string Generate(int pupils, school::CaseIndex* cases) {
   return x + "</CTFpupilData></CTfile>\n";
 }
 
-// Wall-clock seconds, or this thread's CPU seconds when EHX_BENCH_CPU=1
-// (moves far less when other work shares the machine; same for both sides
-// of the ratio).
-double Now() {
-  static const bool cpu = [] {
-    const char* v = std::getenv("EHX_BENCH_CPU");
-    return v != nullptr && std::string(v) == "1";
-  }();
-  if (cpu) {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-  }
-  return std::chrono::duration<double>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+using ::ehx::bench::Now;
 
 }  // namespace
 
