@@ -231,6 +231,25 @@ expect_grep "sf: outcome evidence per family" \
   '"caseRef":"SF801-000100","eventType":"EVENT_TYPE_OUTCOME_EVIDENCE"' "$tmp/out"
 expect_grep "sf: a flagged value is reported, still published" \
   "record 3 (line 4): nhs_number_invalid (nhs_number)" "$tmp/err"
+# A dry run reads the adapter's state through a scratch copy: the real
+# state_dir is left as it was (here: not created at all).
+sf_state="$tmp/scratch-supporting_families/sf/state"
+expect_grep "sf: dry run says the state is a scratch copy" \
+  "state_dir $sf_state is used through a scratch copy" "$tmp/err"
+if [[ -z "$(ls -A "$sf_state" 2>/dev/null)" ]]; then
+  ok "sf: dry run left state_dir unchanged"
+else
+  bad "sf: dry run wrote $(ls -A "$sf_state")"
+fi
+# --write-state lets the check fill the tracker index for the render below.
+check supporting_families "$tmp/supporting_families.yaml" --write-state \
+  "$flow/sf-outcome-tracker-801-2026-Q2-20260612T160000Z.csv"
+expect_rc "sf: check --write-state" 0 $?
+if [[ -n "$(ls -A "$sf_state" 2>/dev/null)" ]]; then
+  ok "sf: --write-state filled state_dir"
+else
+  bad "sf: --write-state left state_dir empty"
+fi
 
 # The demo's native tracker: a row without surname and a row with an unknown
 # headline outcome are refused, the other ten go through.

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -113,6 +114,73 @@ absl::StatusOr<google::protobuf::Struct> LoadConfigYaml(
   return config;
 }
 
+// A dry run must not change an agency's adapter state: every `state_dir`
+// in the config (at any depth) is replaced by a scratch copy of that folder,
+// so the adapter reads the real state and its writes are thrown away with
+// the copy. Other folders (inboxes, outboxes) are not touched by ingest or
+// render. Removes the copies when destroyed.
+class ScratchState {
+ public:
+  ~ScratchState() {
+    if (!root_.empty()) {
+      std::error_code ec;
+      fs::remove_all(root_, ec);
+    }
+  }
+
+  // Rewrites `config`; notes each redirection on stderr.
+  absl::Status Redirect(google::protobuf::Struct* config) {
+    return Walk(config->mutable_fields());
+  }
+
+ private:
+  absl::Status Walk(
+      google::protobuf::Map<std::string, google::protobuf::Value>* fields) {
+    for (auto& [key, value] : *fields) {
+      if (value.has_struct_value()) {
+        if (absl::Status st =
+                Walk(value.mutable_struct_value()->mutable_fields());
+            !st.ok()) {
+          return st;
+        }
+        continue;
+      }
+      if (key != "state_dir" || value.string_value().empty()) continue;
+      if (root_.empty()) {
+        std::string tmpl =
+            (fs::temp_directory_path() / "ehxctl-dry-run-XXXXXX").string();
+        if (mkdtemp(tmpl.data()) == nullptr) {
+          return absl::InternalError("cannot create a scratch folder in " +
+                                     fs::temp_directory_path().string());
+        }
+        root_ = tmpl;
+      }
+      const fs::path from = value.string_value();
+      const fs::path to = root_ / absl::StrCat("state_dir-", ++count_);
+      std::error_code ec;
+      if (fs::is_directory(from, ec)) {
+        fs::copy(from, to, fs::copy_options::recursive, ec);
+      } else {
+        fs::create_directories(to, ec);
+      }
+      if (ec) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "state_dir ", from.string(), ": cannot copy it for the dry run (",
+            ec.message(), "); --write-state uses it in place"));
+      }
+      std::fprintf(stderr,
+                   "dry run: state_dir %s is used through a scratch copy; it "
+                   "is not changed (--write-state to change it)\n",
+                   from.c_str());
+      value.set_string_value(to.string());
+    }
+    return absl::OkStatus();
+  }
+
+  fs::path root_;
+  int count_ = 0;
+};
+
 // The dry-run host: what the gateway would answer, without storing anything.
 class DryRunExchange : public PublishOnlyExchange {
  public:
@@ -172,9 +240,12 @@ class DryRunExchange : public PublishOnlyExchange {
   std::vector<xv1::Envelope> accepted_;
 };
 
-// Loads the adapter; prints the error and sets *rc on failure.
+// Loads the adapter; prints the error and sets *rc on failure. Unless
+// --write-state, `state_dir`s are redirected into `scratch`, which must
+// outlive the adapter.
 std::unique_ptr<LoadedAdapter> Load(const AdapterOptions& options,
-                                    Exchange* exchange, int* rc) {
+                                    Exchange* exchange, ScratchState* scratch,
+                                    int* rc) {
   auto path = ResolveAdapterPath(options.adapter);
   if (!path.ok()) {
     *rc = ReportLocalError("adapter", path.status().message(),
@@ -188,6 +259,12 @@ std::unique_ptr<LoadedAdapter> Load(const AdapterOptions& options,
     *rc = ReportLocalError("adapter --config", config.status().message(),
                            kExitUsage);
     return nullptr;
+  }
+  if (!options.write_state) {
+    if (absl::Status st = scratch->Redirect(&*config); !st.ok()) {
+      *rc = ReportLocalError("adapter --config", st.message(), kExitFailure);
+      return nullptr;
+    }
   }
   AdapterLoadOptions load;
   load.name = fs::path(*path).stem().string();
@@ -222,7 +299,9 @@ int AdapterCheck(const ConnectionOptions& conn, const AdapterOptions& options,
   QuietLogs(verbose);
   DryRunExchange exchange;
   int rc = kExitOk;
-  std::unique_ptr<LoadedAdapter> adapter = Load(options, &exchange, &rc);
+  ScratchState scratch;  // outlives the adapter
+  std::unique_ptr<LoadedAdapter> adapter =
+      Load(options, &exchange, &scratch, &rc);
   if (!adapter) return rc;
   if (!adapter->supports_ingest()) {
     return ReportLocalError("adapter check",
@@ -310,7 +389,9 @@ int AdapterRender(const ConnectionOptions& conn, const AdapterOptions& options,
     }
     deliveries.push_back(std::move(d));
   }
-  std::unique_ptr<LoadedAdapter> adapter = Load(options, &exchange, &rc);
+  ScratchState scratch;  // outlives the adapter
+  std::unique_ptr<LoadedAdapter> adapter =
+      Load(options, &exchange, &scratch, &rc);
   if (!adapter) return rc;
   if (!adapter->supports_render()) {
     return ReportLocalError("adapter render",

@@ -105,6 +105,10 @@ struct AdapterOptions {
   // render: write each result to this directory under its file_name
   // instead of stdout.
   std::string out_dir;
+  // Let the adapter change the `state_dir` folders its config names. By
+  // default a dry run works on a scratch copy of each (the adapter reads
+  // the real state; what it writes is thrown away).
+  bool write_state = false;
 };
 
 // Resolves --adapter as described in AdapterOptions. Exposed for tests.

@@ -216,6 +216,9 @@ int Run(int argc, char** argv) {
     cmd->add_option("--agency", adapter.agency,
                     "Agency the adapter publishes as")
         ->capture_default_str();
+    cmd->add_flag("--write-state", adapter.write_state,
+                  "Let the adapter change the state_dir folders its config "
+                  "names (default: it works on a scratch copy)");
   };
   auto* check_cmd = adapter_cmd->add_subcommand(
       "check",
