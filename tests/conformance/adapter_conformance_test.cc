@@ -279,15 +279,22 @@ std::vector<std::pair<std::string, std::string>> GarbageInputs() {
   return out;
 }
 
+// The adapter at `path` loaded in this process as "x" for agency-x, with its
+// shipped conformance config over `scratch`, publishing into `exchange`.
+absl::StatusOr<std::unique_ptr<LoadedAdapter>> LoadInProcess(
+    const std::string& path, const fs::path& scratch, Exchange* exchange) {
+  AdapterLoadOptions options;
+  options.name = "x";
+  options.path = path;
+  options.agency = "agency-x";
+  options.config = StructFromJson(ValidConfigFor(path, scratch));
+  return LoadedAdapter::Load(options, exchange);
+}
+
 TEST_P(AdapterConformance, IngestAndRenderOfGarbageDoNotCrash) {
   TempDir dir;
   ValidatingExchange exchange;
-  AdapterLoadOptions options;
-  options.name = "x";
-  options.path = GetParam();
-  options.agency = "agency-x";
-  options.config = StructFromJson(ValidConfigFor(GetParam(), dir.path()));
-  auto adapter = LoadedAdapter::Load(options, &exchange);
+  auto adapter = LoadInProcess(GetParam(), dir.path(), &exchange);
   ASSERT_TRUE(adapter.ok()) << adapter.status();
   LoadedAdapter& a = **adapter;
   if (!a.supports_ingest() && !a.supports_render()) {
@@ -350,12 +357,7 @@ TEST_P(AdapterConformance, RoundTripWithItsSamples) {
   };
   TempDir dir;
   ValidatingExchange exchange;
-  AdapterLoadOptions options;
-  options.name = "x";
-  options.path = GetParam();
-  options.agency = "agency-x";
-  options.config = StructFromJson(ValidConfigFor(GetParam(), dir.path()));
-  auto adapter = LoadedAdapter::Load(options, &exchange);
+  auto adapter = LoadInProcess(GetParam(), dir.path(), &exchange);
   ASSERT_TRUE(adapter.ok()) << adapter.status();
   LoadedAdapter& a = **adapter;
   ASSERT_EQ(a.supports_ingest(), !list("ingest").empty()) << name;
