@@ -53,6 +53,9 @@ class Txn {
   ~Txn();
   // A cached prepared statement for `sql`, reset and ready to bind.
   absl::StatusOr<Stmt*> Prepare(const std::string& sql);
+  // Runs `sql` to completion. A single statement (no ';') is prepared once
+  // and cached like Prepare(), so pass constant SQL, never SQL with values
+  // spliced in; several statements go through sqlite3_exec uncached.
   absl::Status Exec(const std::string& sql);
   int64_t LastInsertRowId() const;
   // Resets every cached statement so none holds a read snapshot open.
