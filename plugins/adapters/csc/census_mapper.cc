@@ -285,36 +285,44 @@ std::string EpisodeVersion(const CinDetails& d) {
                      std::to_string(d.section47s), d.primary_need});
 }
 
-}  // namespace
-
-MapResult MapCensus(std::string_view bytes, const CscConfig& config,
-                    const LinkIndex& index) {
-  MapResult result;
-  CensusFile file;
-  CensusError error;
-  if (!ParseCensus(bytes, &file, &error)) {
-    result.input_rejected = true;
-    result.input_error = error.rule + ": " + error.message;
-    if (error.line > 0) {
-      result.input_error += " (line " + std::to_string(error.line) + ")";
-    }
-    return result;
+// Maps the children of a census one at a time, into `result` (see
+// MapCensus): either straight from the streaming reader (OnChild) or from
+// a whole CensusFile (Map).
+class CensusMapper : public CensusHandler {
+ public:
+  CensusMapper(const CscConfig& config, const LinkIndex& index,
+               MapResult* result)
+      : config_(config),
+        index_(index),
+        result_(result),
+        lead_(config.step_down_lead_practitioner()),
+        window_(config.link_window_days() > 0 ? config.link_window_days() : 30),
+        prefix_(config.unlinked_case_ref_prefix().empty()
+                    ? "CSC-"
+                    : config.unlinked_case_ref_prefix()) {
+    // Every envelope (and the child and episode messages they are built
+    // from) lives on one arena that the items share (see MappedEnvelope).
+    google::protobuf::ArenaOptions arena_options;
+    arena_options.start_block_size = size_t{64} << 10;
+    arena_options.max_block_size = size_t{1} << 20;
+    arena_ = std::make_shared<Arena>(arena_options);
   }
-  // Every envelope (and the child and episode messages they are built
-  // from) lives on one arena that the items share (see MappedEnvelope).
-  google::protobuf::ArenaOptions arena_options;
-  arena_options.start_block_size = size_t{64} << 10;
-  arena_options.max_block_size = size_t{1} << 20;
-  const auto arena = std::make_shared<Arena>(arena_options);
-  const std::string version = CollectionVersion(config, file.header);
-  const int window =
-      config.link_window_days() > 0 ? config.link_window_days() : 30;
-  const std::string prefix = config.unlinked_case_ref_prefix().empty()
-                                 ? "CSC-"
-                                 : config.unlinked_case_ref_prefix();
-  const auto& lead = config.step_down_lead_practitioner();
 
-  for (const CensusChild& c : file.children) {
+  // Takes the collection version from `header` (the first call only).
+  void Start(const CensusHeader& header) {
+    if (started_) return;
+    started_ = true;
+    version_ = CollectionVersion(config_, header);
+  }
+  bool started() const { return started_; }
+  const std::string& version() const { return version_; }
+
+  void OnChild(const CensusHeader& header, CensusChild* child) override {
+    Start(header);
+    Map(*child);
+  }
+
+  void Map(const CensusChild& c) {
     // Only the children with notes or a bad LAchildID need their position.
     std::string cpos;
     if (!c.issues.empty() || !c.unknown_elements.empty() ||
@@ -328,7 +336,7 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
       note.position = cpos;
       note.counts_as_record = false;
       note.errors.push_back(Err(i.field, i.rule, i.message, true));
-      result.items.push_back(std::move(note));
+      result_->items.push_back(std::move(note));
     }
     for (const std::string& u : c.unknown_elements) {
       MappedItem note;
@@ -338,7 +346,7 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
                                 "element not part of the CIN census model "
                                 "read by this adapter: ignored",
                                 true));
-      result.items.push_back(std::move(note));
+      result_->items.push_back(std::move(note));
     }
     if (c.la_child_id.empty() || !ValidLaChildId(c.la_child_id)) {
       MappedItem bad;
@@ -349,8 +357,8 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
                     "LAchildID is required to key the child's episodes", false)
               : Err("LAchildID", "la_child_id_format",
                     "LAchildID must be 1-20 letters and digits", false));
-      result.items.push_back(std::move(bad));
-      continue;
+      result_->items.push_back(std::move(bad));
+      return;
     }
     // The child is mapped (and looked up in the link index) only when one
     // of its episodes is an early help matter (5D or RC9): most are not.
@@ -361,15 +369,15 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
       if (rc9) last_rc9 = k;
       any_matter = any_matter || rc9 || c.details[k].referral_source == "5D";
     }
-    if (!any_matter) continue;
+    if (!any_matter) return;
     std::vector<RecordError> child_flags;
-    cv1::Person& person = *Arena::CreateMessage<cv1::Person>(arena.get());
-    MapChild(c, version, &child_flags, &person);
+    cv1::Person& person = *Arena::CreateMessage<cv1::Person>(arena_.get());
+    MapChild(c, version_, &child_flags, &person);
     const std::vector<std::string> hashes = LinkableIdHashes(person);
-    const auto* cfg_link = ConfigLink(config, c.la_child_id);
+    const auto* cfg_link = ConfigLink(config_, c.la_child_id);
     std::vector<LinkEntry> candidates;
     if (cfg_link == nullptr && !hashes.empty()) {
-      candidates = index.ByIdentifiers(hashes);
+      candidates = index_.ByIdentifiers(hashes);
     }
 
     for (size_t k = 0; k < c.details.size(); ++k) {
@@ -393,7 +401,7 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
         bad.errors.push_back(
             Err(std::move(field), std::move(rule), std::move(msg), false));
         for (const RecordError& f : flags) bad.errors.push_back(f);
-        result.items.push_back(std::move(bad));
+        result_->items.push_back(std::move(bad));
       };
       if (d.referral_date.empty()) {
         drop("CINreferralDate", "required",
@@ -427,18 +435,18 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
       }
 
       cv1::CinEpisodeLink& episode =
-          *Arena::CreateMessage<cv1::CinEpisodeLink>(arena.get());
+          *Arena::CreateMessage<cv1::CinEpisodeLink>(arena_.get());
       episode.set_cin_episode_id(c.la_child_id + "/" + d.referral_date);
       episode.set_la_child_id(c.la_child_id);
       *episode.mutable_referral_date() = *ref_date;
       if (close_date) *episode.mutable_closure_date() = *close_date;
       if (!d.reason_for_closure.empty()) {
         SetCode(episode.mutable_reason_for_closure(), Sys().reason_for_closure,
-                d.reason_for_closure, version, d.reason_for_closure);
+                d.reason_for_closure, version_, d.reason_for_closure);
       }
       if (!d.referral_source.empty()) {
         SetCode(episode.mutable_referral_source(), Sys().referral_source,
-                d.referral_source, version, d.referral_source);
+                d.referral_source, version_, d.referral_source);
       }
       const std::string ep_key = StableHash({c.la_child_id, d.referral_date});
       const std::string ep_version = EpisodeVersion(d);
@@ -455,7 +463,7 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
         std::optional<Link> l5 = link;
         if (!l5) {
           const int64_t day = DayNumber(*ref_date);
-          l5 = Choose(candidates, day - window, day, &ambiguous);
+          l5 = Choose(candidates, day - window_, day, &ambiguous);
         }
         if (!l5) {
           drop("ReferralSource",
@@ -466,7 +474,7 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
                          : "no ehx step-up referral or case_links entry "
                            "matches this 5D referral");
         } else {
-          Envelope& env = *Arena::CreateMessage<Envelope>(arena.get());
+          Envelope& env = *Arena::CreateMessage<Envelope>(arena_.get());
           env.set_event_type(ex::EVENT_TYPE_REFERRAL_OUTCOME);
           env.set_case_ref(l5->case_ref);
           const std::string referral_id =
@@ -497,9 +505,9 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
           MappedItem item;
           item.position = dpos;
           item.envelope =
-              MappedEnvelope(std::shared_ptr<Envelope>(arena, &env));
+              MappedEnvelope(std::shared_ptr<Envelope>(arena_, &env));
           item.errors = flags;
-          result.items.push_back(std::move(item));
+          result_->items.push_back(std::move(item));
         }
       }
 
@@ -509,7 +517,7 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
                "an RC9 closure needs CINclosureDate");
           continue;
         }
-        if (lead.name().empty() || lead.agency_id().empty()) {
+        if (lead_.name().empty() || lead_.agency_id().empty()) {
           drop("ReasonForClosure", "step_down_lead_practitioner_required",
                "config step_down_lead_practitioner (name, agency_id) is "
                "needed to publish a step-down");
@@ -519,7 +527,7 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
         std::vector<RecordError> sflags = flags;
         if (!ld) {
           bool amb = false;
-          ld = Choose(candidates, DayNumber(*ref_date) - window,
+          ld = Choose(candidates, DayNumber(*ref_date) - window_,
                       DayNumber(*close_date), &amb);
           if (amb) {
             sflags.push_back(Err("LAchildID", "early_help_link_ambiguous",
@@ -528,9 +536,9 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
                                  true));
           }
         }
-        Envelope& env = *Arena::CreateMessage<Envelope>(arena.get());
+        Envelope& env = *Arena::CreateMessage<Envelope>(arena_.get());
         env.set_event_type(ex::EVENT_TYPE_STEP_DOWN);
-        env.set_case_ref(ld ? ld->case_ref : prefix + c.la_child_id);
+        env.set_case_ref(ld ? ld->case_ref : prefix_ + c.la_child_id);
         env.set_idempotency_key("csc-cin-sd-" + ep_key + "-" + ep_version);
         *env.mutable_occurred_at() = LondonMidnight(*close_date);
         auto* s = env.mutable_step_down();
@@ -538,19 +546,19 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
         s->set_closure_reason("RC9");
         *s->mutable_cin_episode() = std::move(episode);  // its last use
         auto* lp = s->mutable_lead_practitioner();
-        lp->set_name(lead.name());
-        lp->set_role(lead.role());
-        lp->set_agency_id(lead.agency_id());
-        lp->set_team(lead.team());
-        if (!lead.phone().empty()) {
+        lp->set_name(lead_.name());
+        lp->set_role(lead_.role());
+        lp->set_agency_id(lead_.agency_id());
+        lp->set_team(lead_.team());
+        if (!lead_.phone().empty()) {
           auto* cp = lp->add_contacts();
           cp->set_kind(cv1::CONTACT_POINT_KIND_PHONE);
-          cp->set_value(lead.phone());
+          cp->set_value(lead_.phone());
         }
-        if (!lead.email().empty()) {
+        if (!lead_.email().empty()) {
           auto* cp = lp->add_contacts();
           cp->set_kind(cv1::CONTACT_POINT_KIND_SECURE_EMAIL);
-          cp->set_value(lead.email());
+          cp->set_value(lead_.email());
         }
         // The last step-down of the child takes the person, the others copy.
         if (k == last_rc9) {
@@ -562,10 +570,55 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
         if (ld) s->set_early_help_case_id(ld->case_ref);
         MappedItem item;
         item.position = dpos;
-        item.envelope = MappedEnvelope(std::shared_ptr<Envelope>(arena, &env));
+        item.envelope = MappedEnvelope(std::shared_ptr<Envelope>(arena_, &env));
         item.errors = std::move(sflags);
-        result.items.push_back(std::move(item));
+        result_->items.push_back(std::move(item));
       }
+    }
+  }
+
+ private:
+  const CscConfig& config_;
+  const LinkIndex& index_;
+  MapResult* result_;
+  const ::ehxpb::adapters::csc::v1::LeadPractitioner& lead_;
+  const int window_;
+  const std::string prefix_;
+  std::shared_ptr<Arena> arena_;
+  bool started_ = false;
+  std::string version_;
+};
+
+}  // namespace
+
+// Reads and maps in one pass: each Child is mapped as soon as the reader
+// has it (one reused CensusChild), so the children are never all held.
+// Only the collection version comes from the Header, which a census puts
+// before its Children; a file whose Header comes after (or changes after)
+// the first Child is mapped again from a whole CensusFile with its final
+// Header, so the result is always ParseCensus + map, whatever the order.
+MapResult MapCensus(std::string_view bytes, const CscConfig& config,
+                    const LinkIndex& index) {
+  MapResult result;
+  CensusError error;
+  CensusHeader header;
+  CensusMapper mapper(config, index, &result);
+  bool ok = ParseCensusStream(bytes, &mapper, &header, &error);
+  if (ok && mapper.started() &&
+      mapper.version() != CollectionVersion(config, header)) {
+    CensusFile file;
+    ok = ParseCensus(bytes, &file, &error);
+    result = MapResult();
+    CensusMapper again(config, index, &result);
+    again.Start(file.header);
+    for (const CensusChild& c : file.children) again.Map(c);
+  }
+  if (!ok) {
+    result = MapResult();
+    result.input_rejected = true;
+    result.input_error = error.rule + ": " + error.message;
+    if (error.line > 0) {
+      result.input_error += " (line " + std::to_string(error.line) + ")";
     }
   }
   return result;

@@ -22,10 +22,14 @@ constexpr size_t kMaxDetailsPerChild = 1000;
 
 struct State {
   XML_Parser parser = nullptr;
-  CensusFile* out = nullptr;
+  CensusHandler* handler = nullptr;
+  CensusHeader* header = nullptr;
+  // The Child being read (reused from child to child), and how many
+  // Child elements have started.
+  CensusChild child;
+  bool child_open = false;
+  size_t children = 0;
   ehx::sdk::LineCounter* lines = nullptr;
-  size_t total_bytes = 0;        // of the document
-  size_t first_child_begin = 0;  // byte offset of the first Child
   // Local names of the open elements, root first: path[0..depth). The
   // strings are reused from element to element (assign, never erase), so
   // walking the document allocates nothing once they have grown.
@@ -59,18 +63,16 @@ struct State {
     return lines == nullptr || at < 0 ? 0
                                       : lines->LineAt(static_cast<size_t>(at));
   }
-  CensusChild* Child() {
-    return out->children.empty() ? nullptr : &out->children.back();
-  }
+  CensusChild* Child() { return child_open ? &child : nullptr; }
   CinDetails* Details() {
     CensusChild* c = Child();
     return c == nullptr || c->details.empty() ? nullptr : &c->details.back();
   }
-  bool At(std::initializer_list<const char*> suffix) const {
+  bool At(std::initializer_list<std::string_view> suffix) const {
     if (suffix.size() > depth) return false;
     size_t i = depth - suffix.size();
-    for (const char* s : suffix) {
-      if (path[i++] != s) return false;
+    for (std::string_view s : suffix) {
+      if (std::string_view(path[i++]) != s) return false;
     }
     return true;
   }
@@ -84,14 +86,30 @@ std::string_view LocalName(const XML_Char* name) {
 }
 
 // Assigns a leaf's text, reporting a repeated single-valued element.
-void SetOnce(std::string* slot, std::string_view value, const char* field,
+void SetOnce(std::string* slot, std::string_view value, std::string_view field,
              std::vector<CensusIssue>* issues) {
   if (!slot->empty()) {
-    issues->push_back({field, "duplicate_element",
+    issues->push_back({std::string(field), "duplicate_element",
                        std::string(field) + " appears more than once"});
     return;
   }
   *slot = value;
+}
+
+// Empties `c` for the next Child, keeping the capacity of its strings.
+void ResetChild(CensusChild* c) {
+  c->index = 0;
+  c->line = 0;
+  for (std::string* s :
+       {&c->la_child_id, &c->upn, &c->former_upn, &c->upn_unknown,
+        &c->nhs_number, &c->birth_date, &c->expected_birth_date, &c->sex,
+        &c->gender_current, &c->death_date, &c->ethnicity}) {
+    s->clear();
+  }
+  c->disabilities.clear();
+  c->details.clear();
+  c->unknown_elements.clear();
+  c->issues.clear();
 }
 
 void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char**) {
@@ -107,7 +125,7 @@ void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char**) {
   }
   const size_t depth = st->depth;
   if (depth == 1) {
-    if (st->path[0] != "Message") {
+    if (std::string_view(st->path[0]) != "Message") {
       st->Fail("cin_root_not_message",
                "the root element is not a CIN census Message");
     }
@@ -116,37 +134,21 @@ void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char**) {
   }
   if (depth == 3) st->in_child = st->At({"Message", "Children", "Child"});
   if (depth == 4) {
-    const std::string& n = st->path[3];
+    const std::string_view n = st->path[3];
     st->block = n == "ChildIdentifiers"       ? State::kIdentifiers
                 : n == "ChildCharacteristics" ? State::kCharacteristics
                 : n == "CINdetails"           ? State::kDetails
                                               : State::kOtherBlock;
   }
   if (depth == 3 && st->in_child) {
-    if (st->out->children.size() >= kMaxChildren) {
+    if (st->children >= kMaxChildren) {
       st->Fail("too_many_records", "more than 2,000,000 Child elements");
       return;
     }
-    const int index = static_cast<int>(st->out->children.size()) + 1;
-    const XML_Index at = XML_GetCurrentByteIndex(st->parser);
-    if (index == 1 && at >= 0) {
-      st->first_child_begin = static_cast<size_t>(at);
-    } else if (index == 2 && at >= 0) {
-      // Size the vector from the first Child's length and the bytes left,
-      // so a large census does not move every CensusChild on each
-      // doubling. Only an estimate (a wrong one just means the vector grows
-      // as before); Child elements are taken as at least 512 bytes so an
-      // odd first one cannot over-reserve.
-      const size_t span = static_cast<size_t>(at) - st->first_child_begin;
-      const size_t left =
-          st->total_bytes - std::min(st->total_bytes, st->first_child_begin);
-      const size_t estimate =
-          std::min(kMaxChildren, left / std::max<size_t>(span, 512));
-      st->out->children.reserve(estimate + estimate / 8 + 1);
-    }
-    CensusChild& c = st->out->children.emplace_back();  // filled in place
-    c.index = index;
-    c.line = st->Line();
+    ResetChild(&st->child);  // filled in place, then handed over at its end
+    st->child_open = true;
+    st->child.index = static_cast<int>(++st->children);
+    st->child.line = st->Line();
     return;
   }
   CensusChild* child = st->Child();
@@ -161,10 +163,10 @@ void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char**) {
     d.line = st->Line();
     return;
   }
-  if (depth == 5 && child && st->block == State::kDetails) {
+  if (depth == 5 && child && st->in_child && st->block == State::kDetails) {
     CinDetails* d = st->Details();
     if (d == nullptr) return;
-    const std::string& n = st->path[4];
+    const std::string_view n = st->path[4];
     if (n == "Assessments") ++d->assessments;
     if (n == "CINPlanDates") ++d->cin_plans;
     if (n == "Section47") ++d->section47s;
@@ -185,7 +187,8 @@ void XMLCALL OnText(void* data, const XML_Char* s, int len) {
 void OnChildLeaf(State* st, CensusChild* c, std::string_view value) {
   const auto& p = st->path;
   const size_t depth = st->depth;
-  const std::string& n = p[depth - 1];
+  // Names compare as string_views: a length check first, no strlen.
+  const std::string_view n = p[depth - 1];
   if (depth == 5 && st->block == State::kIdentifiers) {
     std::string* slot = nullptr;
     if (n == "LAchildID") {
@@ -210,9 +213,9 @@ void OnChildLeaf(State* st, CensusChild* c, std::string_view value) {
       slot = &c->death_date;
     }
     if (slot != nullptr) {
-      SetOnce(slot, value, n.c_str(), &c->issues);
+      SetOnce(slot, value, n, &c->issues);
     } else {
-      c->unknown_elements.push_back(n);
+      c->unknown_elements.emplace_back(n);
     }
     return;
   }
@@ -221,7 +224,7 @@ void OnChildLeaf(State* st, CensusChild* c, std::string_view value) {
     return;
   }
   if (depth == 6 && st->block == State::kCharacteristics &&
-      p[4] == "Disabilities" && n == "Disability") {
+      std::string_view(p[4]) == "Disabilities" && n == "Disability") {
     if (!value.empty()) c->disabilities.emplace_back(value);
     return;
   }
@@ -246,16 +249,17 @@ void OnChildLeaf(State* st, CensusChild* c, std::string_view value) {
         slot = &d->referral_nfa;
       }
       if (slot != nullptr) {
-        SetOnce(slot, value, n.c_str(), &d->issues);
+        SetOnce(slot, value, n, &d->issues);
       } else if (n != "Assessments" && n != "CINPlanDates" &&
                  n != "Section47" && n != "ChildProtectionPlans" &&
                  n != "PreProceedingsandFGDM") {
-        c->unknown_elements.push_back(n);
+        c->unknown_elements.emplace_back(n);
       }
       return;
     }
-    if (depth == 7 && p[4] == "Assessments" &&
-        p[5] == "FactorsIdentifiedAtAssessment" && n == "AssessmentFactors") {
+    if (depth == 7 && std::string_view(p[4]) == "Assessments" &&
+        std::string_view(p[5]) == "FactorsIdentifiedAtAssessment" &&
+        n == "AssessmentFactors") {
       if (!value.empty()) d->assessment_factors.emplace_back(value);
     }
     return;
@@ -278,15 +282,19 @@ void XMLCALL OnEnd(void* data, const XML_Char*) {
         OnChildLeaf(st, c, value);
       }
     }
-  } else if (depth == 4 && st->path[1] == "Header") {
-    const std::string& n = st->path[3];
-    if (st->path[2] == "CollectionDetails") {
-      if (n == "Collection") st->out->header.collection = value;
-      if (n == "Year") st->out->header.year = value;
-      if (n == "ReferenceDate") st->out->header.reference_date = value;
-    } else if (st->path[2] == "Source" && n == "LEA") {
-      st->out->header.lea = value;
+  } else if (depth == 4 && std::string_view(st->path[1]) == "Header") {
+    const std::string_view n = st->path[3];
+    const std::string_view block = st->path[2];
+    if (block == "CollectionDetails") {
+      if (n == "Collection") st->header->collection = value;
+      if (n == "Year") st->header->year = value;
+      if (n == "ReferenceDate") st->header->reference_date = value;
+    } else if (block == "Source" && n == "LEA") {
+      st->header->lea = value;
     }
+  } else if (depth == 3 && st->in_child && st->child_open) {
+    st->child_open = false;
+    st->handler->OnChild(*st->header, &st->child);
   }
   st->text.clear();
   st->text_overflow = false;
@@ -314,8 +322,9 @@ int XMLCALL OnExternalEntity(XML_Parser, const XML_Char*, const XML_Char*,
 
 }  // namespace
 
-bool ParseCensus(std::string_view bytes, CensusFile* out, CensusError* error) {
-  *out = CensusFile();
+bool ParseCensusStream(std::string_view bytes, CensusHandler* handler,
+                       CensusHeader* header, CensusError* error) {
+  *header = CensusHeader();
   if (bytes.size() > static_cast<size_t>(INT_MAX)) {
     *error = {"input_too_large", "the input is larger than 2 GiB", 0};
     return false;
@@ -327,8 +336,8 @@ bool ParseCensus(std::string_view bytes, CensusFile* out, CensusError* error) {
   }
   State st;
   st.parser = parser;
-  st.out = out;
-  st.total_bytes = bytes.size();
+  st.handler = handler;
+  st.header = header;
   ehx::sdk::LineCounter lines(bytes);
   st.lines = &lines;
   XML_SetUserData(parser, &st);
@@ -355,8 +364,28 @@ bool ParseCensus(std::string_view bytes, CensusFile* out, CensusError* error) {
     ok = false;
   }
   XML_ParserFree(parser);
-  if (!ok) *out = CensusFile();
+  if (!ok) *header = CensusHeader();
   return ok;
+}
+
+bool ParseCensus(std::string_view bytes, CensusFile* out, CensusError* error) {
+  class Collect : public CensusHandler {
+   public:
+    explicit Collect(CensusFile* out) : out_(out) {}
+    void OnChild(const CensusHeader&, CensusChild* child) override {
+      out_->children.push_back(std::move(*child));
+    }
+
+   private:
+    CensusFile* out_;
+  };
+  *out = CensusFile();
+  Collect collect(out);
+  if (!ParseCensusStream(bytes, &collect, &out->header, error)) {
+    *out = CensusFile();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace ehx::adapters::csc

@@ -43,7 +43,8 @@ struct CinDetails {
   std::vector<CensusIssue> issues;
 };
 
-// One Child.
+// One Child. (A new field must also be cleared in cin_census.cc ResetChild:
+// the streaming reader reuses one CensusChild.)
 struct CensusChild {
   int index = 0;  // 1-based within Children
   int line = 0;   // line of <Child>
@@ -89,6 +90,28 @@ struct CensusError {
 // or exceeds the limits; otherwise fills `out` (record-level problems are
 // in each child's / episode's `issues`).
 bool ParseCensus(std::string_view bytes, CensusFile* out, CensusError* error);
+
+// What ParseCensusStream hands over, in document order.
+class CensusHandler {
+ public:
+  virtual ~CensusHandler() = default;
+  // One Child, as ParseCensus reads it, as soon as its end tag is read.
+  // `header` is the Header read so far (complete before the first Child
+  // in a census that follows the schema: Header comes first). `*child`
+  // belongs to the reader and is reused for the next Child (its strings
+  // keep their capacity): valid during the call only; the handler may
+  // move from it.
+  virtual void OnChild(const CensusHeader& header, CensusChild* child) = 0;
+};
+
+// ParseCensus without the CensusFile: each Child goes to `handler` as soon
+// as it is read, so memory does not grow with the number of children.
+// Returns false (and fills `error`) for the same documents as ParseCensus;
+// the handler may have seen part of the document by then and must drop
+// what it made of it. On success `header` is the document's Header as
+// ParseCensus gives it.
+bool ParseCensusStream(std::string_view bytes, CensusHandler* handler,
+                       CensusHeader* header, CensusError* error);
 
 }  // namespace ehx::adapters::csc
 

@@ -298,4 +298,128 @@ TEST(CscCensus, RemappingIsIdempotent) {
 }
 
 }  // namespace
+// The reader streams children to the mapper; a census whose Header comes
+// after its Children (or changes after the first Child) must still map as
+// if the whole file had been read first: the collection version comes from
+// the final Header.
+TEST(CscCensus, HeaderAfterChildrenMapsLikeHeaderFirst) {
+  const std::string header =
+      "<Header><CollectionDetails><Collection>CIN</Collection>"
+      "<Year>2025</Year><ReferenceDate>2025-03-31</ReferenceDate>"
+      "</CollectionDetails><Source><LEA>935</LEA></Source></Header>";
+  const std::string children =
+      "<Children><Child><ChildIdentifiers><LAchildID>A1</LAchildID>"
+      "<Sex>F</Sex></ChildIdentifiers><CINdetails><CINreferralDate>"
+      "2024-04-02</CINreferralDate><ReferralSource>5D</ReferralSource>"
+      "<CINclosureDate>2024-09-01</CINclosureDate><ReasonForClosure>RC9"
+      "</ReasonForClosure></CINdetails></Child></Children>";
+  CscConfig config = Config();
+  auto* l = config.add_case_links();
+  l->set_la_child_id("A1");
+  l->set_case_ref("EH-9");
+  LinkIndex index;
+  // One line each, so that positions (lines) agree.
+  const MapResult first =
+      MapCensus("<Message>" + header + children + "</Message>", config, index);
+  const MapResult last =
+      MapCensus("<Message>" + children + header + "</Message>", config, index);
+  ASSERT_EQ(first.items.size(), 2u);
+  ASSERT_TRUE(first.items[1].envelope);
+  EXPECT_EQ(first.items[1]
+                .envelope->step_down()
+                .cin_episode()
+                .reason_for_closure()
+                .version(),
+            "2024-25");
+  EXPECT_EQ(MapResultJson(last), MapResultJson(first));
+  // A second Header with another year after the first Child: the last one
+  // wins, as when the whole file is read before mapping.
+  const std::string header26 =
+      "<Header><CollectionDetails><Year>2026</Year></CollectionDetails>"
+      "</Header>";
+  const MapResult changed = MapCensus(
+      "<Message>" + header + children + header26 + "</Message>", config, index);
+  ASSERT_EQ(changed.items.size(), 2u);
+  ASSERT_TRUE(changed.items[1].envelope);
+  EXPECT_EQ(changed.items[1]
+                .envelope->step_down()
+                .cin_episode()
+                .reason_for_closure()
+                .version(),
+            "2025-26");
+}
+
+TEST(CscCensus, StreamHandsOverEachChildAsParseCensusReadsIt) {
+  const std::string xml = Fixture("census_2024_25.xml");
+  CensusFile whole;
+  CensusError error;
+  ASSERT_TRUE(ParseCensus(xml, &whole, &error)) << error.rule;
+  ASSERT_GE(whole.children.size(), 3u);
+  class Record : public CensusHandler {
+   public:
+    void OnChild(const CensusHeader& header, CensusChild* child) override {
+      years.push_back(header.year);
+      seen.push_back(*child);
+    }
+    std::vector<std::string> years;
+    std::vector<CensusChild> seen;
+  } record;
+  CensusHeader header;
+  ASSERT_TRUE(ParseCensusStream(xml, &record, &header, &error));
+  EXPECT_EQ(header.year, whole.header.year);
+  EXPECT_EQ(header.lea, whole.header.lea);
+  ASSERT_EQ(record.seen.size(), whole.children.size());
+  for (size_t i = 0; i < whole.children.size(); ++i) {
+    const CensusChild& a = record.seen[i];
+    const CensusChild& b = whole.children[i];
+    EXPECT_EQ(record.years[i], whole.header.year);  // Header comes first
+    EXPECT_EQ(a.index, b.index);
+    EXPECT_EQ(a.line, b.line);
+    EXPECT_EQ(a.la_child_id, b.la_child_id);
+    EXPECT_EQ(a.upn, b.upn);
+    EXPECT_EQ(a.sex, b.sex);
+    EXPECT_EQ(a.disabilities, b.disabilities);
+    EXPECT_EQ(a.unknown_elements, b.unknown_elements);
+    EXPECT_EQ(a.issues.size(), b.issues.size());
+    ASSERT_EQ(a.details.size(), b.details.size());
+    for (size_t k = 0; k < a.details.size(); ++k) {
+      EXPECT_EQ(a.details[k].referral_date, b.details[k].referral_date);
+      EXPECT_EQ(a.details[k].section47s, b.details[k].section47s);
+      EXPECT_EQ(a.details[k].assessment_factors,
+                b.details[k].assessment_factors);
+    }
+  }
+  // A refused document: false, and the header is left empty.
+  EXPECT_FALSE(ParseCensusStream("<Message><Children><Child>", &record, &header,
+                                 &error));
+  EXPECT_EQ(error.rule, "xml_malformed");
+  EXPECT_TRUE(header.year.empty());
+}
+
+// Counters of an episode (Section47, Assessments...) only count inside a
+// Child's CINdetails: a CINdetails block under some other element after a
+// Child is not part of that child's last episode (the reader used to add
+// its Section47 to it, turning an s17 decision into s47).
+TEST(CscCensus, CountersOutsideAChildDoNotReachThePreviousEpisode) {
+  const std::string xml =
+      "<Message><Children><Child><ChildIdentifiers><LAchildID>A1</LAchildID>"
+      "</ChildIdentifiers><CINdetails><CINreferralDate>2024-04-02"
+      "</CINreferralDate><ReferralSource>5D</ReferralSource></CINdetails>"
+      "</Child><Other><CINdetails><Section47/></CINdetails></Other>"
+      "</Children></Message>";
+  CscConfig config = Config();
+  auto* l = config.add_case_links();
+  l->set_la_child_id("A1");
+  l->set_case_ref("EH-9");
+  LinkIndex index;
+  const MapResult r = MapCensus(xml, config, index);
+  const MappedItem* outcome = nullptr;
+  for (const MappedItem& item : r.items) {
+    if (item.envelope) outcome = &item;
+  }
+  ASSERT_NE(outcome, nullptr);
+  EXPECT_EQ(outcome->envelope->referral_outcome().decision(),
+            ehxpb::cases::v1::REFERRAL_DECISION_S17_ASSESSMENT);
+}
+
 }  // namespace ehx::adapters::csc
