@@ -591,6 +591,15 @@ class CensusMapper : public CensusHandler {
 
 }  // namespace
 
+MapResult MapCensusFile(const CensusFile& file, const CscConfig& config,
+                        const LinkIndex& index) {
+  MapResult result;
+  CensusMapper mapper(config, index, &result);
+  mapper.Start(file.header);
+  for (const CensusChild& c : file.children) mapper.Map(c);
+  return result;
+}
+
 // Reads and maps in one pass: each Child is mapped as soon as the reader
 // has it (one reused CensusChild), so the children are never all held.
 // Only the collection version comes from the Header, which a census puts
@@ -608,10 +617,7 @@ MapResult MapCensus(std::string_view bytes, const CscConfig& config,
       mapper.version() != CollectionVersion(config, header)) {
     CensusFile file;
     ok = ParseCensus(bytes, &file, &error);
-    result = MapResult();
-    CensusMapper again(config, index, &result);
-    again.Start(file.header);
-    for (const CensusChild& c : file.children) again.Map(c);
+    result = MapCensusFile(file, config, index);
   }
   if (!ok) {
     result = MapResult();

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "cin_census.h"
 #include "ehx_adapter_protos.h"
 #include "link_index.h"
 
@@ -81,8 +82,14 @@ enum class InputKind { kUnknown, kCensusXml, kDecisionJson };
 // '{' or '[' a decision file.
 InputKind DetectKind(std::string_view bytes);
 
+// Reads and maps a census in one pass (each Child mapped as soon as it is
+// read). The same result as ParseCensus followed by MapCensusFile.
 MapResult MapCensus(std::string_view bytes, const CscConfig& config,
                     const LinkIndex& index);
+// Maps an already parsed census (tests, the fuzz target's cross-check, and
+// MapCensus itself when a Header comes after the first Child).
+MapResult MapCensusFile(const CensusFile& file, const CscConfig& config,
+                        const LinkIndex& index);
 MapResult MapDecisions(std::string_view bytes, const CscConfig& config,
                        const LinkIndex& index);
 MapResult MapInput(std::string_view bytes, const CscConfig& config,

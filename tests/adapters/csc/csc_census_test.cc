@@ -422,4 +422,23 @@ TEST(CscCensus, CountersOutsideAChildDoNotReachThePreviousEpisode) {
             ehxpb::cases::v1::REFERRAL_DECISION_S17_ASSESSMENT);
 }
 
+TEST(CscCensus, OnePassMapsLikeParseThenMapFile) {
+  LinkIndex index;
+  SeedIndex(&index);
+  for (const char* name : {"census_2024_25.xml", "truncated.xml", "xxe.xml"}) {
+    const std::string xml = Fixture(name);
+    CensusFile file;
+    CensusError error;
+    const MapResult one_pass = MapCensus(xml, Config(), index);
+    if (!ParseCensus(xml, &file, &error)) {  // refused files: nothing mapped
+      EXPECT_TRUE(one_pass.input_rejected) << name;
+      EXPECT_TRUE(one_pass.items.empty()) << name;
+      continue;
+    }
+    EXPECT_EQ(MapResultJson(one_pass),
+              MapResultJson(MapCensusFile(file, Config(), index)))
+        << name;
+  }
+}
+
 }  // namespace ehx::adapters::csc
