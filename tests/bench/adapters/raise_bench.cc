@@ -6,21 +6,18 @@
 //   raise_mapping_vs_parse_ratio=<(parse+validate+map - parse) / parse>
 // Usage: ehx_raise_bench [cases]
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "bench_clock.h"
 #include "ehx_sdk/arena_json.h"
 #include "raise_export.h"
 
 namespace {
 
-double Seconds(std::chrono::steady_clock::time_point a,
-               std::chrono::steady_clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
+double Seconds(double a, double b) { return b - a; }
 
 std::string Nhs(int stem_seed) {
   for (int s = stem_seed;; ++s) {
@@ -111,23 +108,23 @@ int main(int argc, char** argv) {
   size_t events = 0;
   for (int round = 0; round < 3; ++round) {
     // Both sides include freeing what they built.
-    auto a = std::chrono::steady_clock::now();
+    auto a = ::ehx::bench::Now();
     {
       nlohmann::json j = nlohmann::json::parse(text);
       if (!j.is_object()) return 1;
     }
-    auto b = std::chrono::steady_clock::now();
+    auto b = ::ehx::bench::Now();
     parse_s = std::min(parse_s, Seconds(a, b));
     // The same library with the arena allocator the adapter uses
     // (ehx_sdk/arena_json.h), for the second, stricter ratio below.
-    a = std::chrono::steady_clock::now();
+    a = ::ehx::bench::Now();
     {
       ehx::sdk::ArenaJsonDocument doc(text.size());
       if (!doc.Parse(text)) return 1;
     }
-    b = std::chrono::steady_clock::now();
+    b = ::ehx::bench::Now();
     arena_s = std::min(arena_s, Seconds(a, b));
-    a = std::chrono::steady_clock::now();
+    a = ::ehx::bench::Now();
     {
       ehx::adapters::raise::ExportResult r =
           ehx::adapters::raise::ParseExport(text, {});
@@ -139,7 +136,7 @@ int main(int argc, char** argv) {
       events = 0;
       for (const auto& c : r.cases) events += c.events.size();
     }
-    b = std::chrono::steady_clock::now();
+    b = ::ehx::bench::Now();
     map_s = std::min(map_s, Seconds(a, b));
   }
   std::printf("raise_bench: %d cases, %d records, %.1f MB, %zu envelopes\n",
