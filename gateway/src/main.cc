@@ -86,9 +86,25 @@ int main(int argc, char** argv) {
                    std::string(config.status().message()).c_str());
       return 2;
     }
-    std::printf("config OK: %d agencies, %d routes, %d plugins\n",
+    // The plugins too: each shared object, its handshake and its config
+    // against the plugin's own schema (nothing is created or started).
+    const auto check_dir = std::filesystem::absolute(check_path).parent_path();
+    auto warnings = ehx::PluginHost::CheckConfig(*config, check_dir);
+    if (!warnings.ok()) {
+      std::fprintf(stderr, "%s\n",
+                   std::string(warnings.status().message()).c_str());
+      return 2;
+    }
+    for (const std::string& w : *warnings) {
+      std::fprintf(stderr, "WARNING: %s\n", w.c_str());
+    }
+    std::printf("config OK: %d agencies, %d routes, %d plugins%s\n",
                 config->agencies_size(), config->routes_size(),
-                config->plugins_size());
+                config->plugins_size(),
+                warnings->empty()
+                    ? ""
+                    : (", " + std::to_string(warnings->size()) + " warning(s)")
+                          .c_str());
     return 0;
   }
   if (config_path.empty()) {

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio.hpp>
@@ -26,6 +27,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -562,6 +564,125 @@ TEST_F(AdaptersE2eTest, FhirOverHttpsAndCommunicationsForHealthVisiting) {
     }
   }
   EXPECT_TRUE(nhs);
+}
+
+// `ehx-gateway --check-config` loads each plugin's shared object and checks
+// its config against the plugin's own schema without creating it (no
+// folders, no ports), and warns when an own-agency field (`agency_id`,
+// `*_agency_id`, top level: plugin_config.h) is not the plugin's agency.
+class CheckConfigTest : public ::testing::Test {
+ protected:
+  // Runs --check-config on listen/tls/store + the demo's agencies, routes
+  // and policy + `plugins_yaml`; returns the exit code and fills out/err.
+  int Check(const std::string& plugins_yaml) {
+    const fs::path cfg = dir_.path() / "gateway.yaml";
+    std::ofstream(cfg) << "listen: \"127.0.0.1:0\"\n"
+                       << "tls: {ca_file: \"" << (DevPki() / "ca.pem").string()
+                       << "\", cert_file: \""
+                       << (DevPki() / "server.pem").string()
+                       << "\", key_file: \""
+                       << (DevPki() / "server.key").string() << "\"}\n"
+                       << "store: {sqlite_path: \""
+                       << (dir_.path() / "ehx.db").string() << "\"}\n"
+                       << DemoConfigBody() << plugins_yaml;
+    const std::string cmd = std::string(EHX_BINARY_DIR) +
+                            "/bin/ehx-gateway --check-config " + cfg.string() +
+                            " >" + (dir_.path() / "out").string() + " 2>" +
+                            (dir_.path() / "err").string();
+    const int status = std::system(cmd.c_str());
+    out_ = Slurp(dir_.path() / "out");
+    err_ = Slurp(dir_.path() / "err");
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  TempDir dir_;
+  std::string out_, err_;
+};
+
+TEST_F(CheckConfigTest, OwnAgencyIdOtherThanThePluginsAgencyIsAWarning) {
+  const std::string d = dir_.path().string();
+  const std::string plugins =
+      "plugins:\n" + Plugin("raise", "early-help-raise") +
+      "      root_dir: " + d + "/raise\n      agency_id: early-help\n" +
+      Plugin("school", "school-oakfield") + "      inbox_dir: " + d +
+      "/in\n      dsl_inbox_dir: " + d +
+      "/dsl\n      school_agency_id: school-elmwood\n" +
+      // A nested agency_id names another agency: not checked.
+      Plugin("csc", "csc") + "      outbox_dir: " + d +
+      "/r\n      decision_inbox_dir: " + d +
+      "/d\n      census_inbox_dir: " + d + "/c\n      state_dir: " + d +
+      "/s\n      step_down_lead_practitioner: {name: Duty, agency_id: "
+      "early-help-raise}\n";
+  ASSERT_EQ(Check(plugins), 0) << out_ << err_;
+  EXPECT_TRUE(Contains(out_, "config OK: 7 agencies")) << out_;
+  EXPECT_TRUE(Contains(out_, "3 plugins, 2 warning(s)")) << out_;
+  EXPECT_TRUE(Contains(
+      err_,
+      "WARNING: plugin 'raise': plugins[raise].config.agency_id is "
+      "'early-help' but the plugin is loaded as agency 'early-help-raise': "
+      "the adapter writes 'early-help' into what it publishes"))
+      << err_;
+  EXPECT_TRUE(Contains(err_,
+                       "so step-downs and other records addressed to "
+                       "'early-help-raise' will not be matched by the "
+                       "adapter"))
+      << err_;
+  EXPECT_TRUE(Contains(err_,
+                       "WARNING: plugin 'school': "
+                       "plugins[school].config.school_agency_id is "
+                       "'school-elmwood' but the plugin is loaded as agency "
+                       "'school-oakfield'"))
+      << err_;
+  EXPECT_FALSE(Contains(err_, "plugin 'csc'")) << err_;
+  // Nothing was created: --check-config never calls the plugins' create().
+  EXPECT_FALSE(fs::exists(dir_.path() / "raise"));
+  EXPECT_FALSE(fs::exists(dir_.path() / "ehx.db"));
+
+  // An empty own-agency field: the adapter's default applies (Raise:
+  // early-help), which the gateway cannot see.
+  ASSERT_EQ(Check("plugins:\n" + Plugin("raise", "early-help-raise") +
+                  "      root_dir: " + d + "/raise\n"),
+            0)
+      << err_;
+  EXPECT_TRUE(Contains(err_,
+                       "WARNING: plugin 'raise': "
+                       "plugins[raise].config.agency_id is not set"))
+      << err_;
+
+  // A plugin config error is an error of the config (exit 2), naming it.
+  ASSERT_EQ(Check("plugins:\n" + Plugin("raise", "early-help-raise") +
+                  "      root_dirr: /x\n"),
+            2);
+  EXPECT_TRUE(Contains(err_, "plugins[raise].config.root_dirr: unknown key"))
+      << err_;
+}
+
+// The demo's own plugin section (deploy/demo/run-demo.sh, its shell
+// variables filled in) checks clean: no warning.
+TEST_F(CheckConfigTest, DemoPluginsGiveNoWarning) {
+  const std::string script = Slurp(Src("deploy/demo/run-demo.sh"));
+  const size_t from = script.find("\nplugins:\n");
+  ASSERT_NE(from, std::string::npos);
+  const size_t to = script.find("\nYAML\n", from);
+  ASSERT_NE(to, std::string::npos);
+  std::string plugins = script.substr(from + 1, to - from);
+  auto replace_all = [&plugins](const std::string& var,
+                                const std::string& value) {
+    for (size_t at = plugins.find(var); at != std::string::npos;
+         at = plugins.find(var, at + value.size())) {
+      plugins.replace(at, var.size(), value);
+    }
+  };
+  replace_all("$PLUGINS", std::string(EHX_BINARY_DIR) + "/plugins");
+  replace_all("$NCASE", kCase);
+  replace_all("$A", (dir_.path() / "a").string());
+  replace_all("$WORK/pki", DevPki().string());
+  replace_all("$WORK", dir_.path().string());
+  ASSERT_FALSE(Contains(plugins, "$")) << plugins;
+  ASSERT_EQ(Check(plugins), 0) << out_ << err_;
+  EXPECT_TRUE(Contains(out_, "config OK: 7 agencies")) << out_;
+  EXPECT_TRUE(Contains(out_, " 5 plugins\n")) << out_;
+  EXPECT_FALSE(Contains(err_, "WARNING")) << err_;
 }
 
 }  // namespace

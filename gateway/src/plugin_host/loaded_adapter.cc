@@ -193,7 +193,44 @@ absl::StatusOr<std::unique_ptr<LoadedAdapter>> LoadedAdapter::Load(
   return a;
 }
 
+absl::StatusOr<std::vector<std::string>> LoadedAdapter::CheckConfig(
+    const AdapterLoadOptions& options) {
+  std::unique_ptr<LoadedAdapter> a(new LoadedAdapter());
+  a->path_ = options.path;
+  a->ctx_.name = options.name;
+  a->ctx_.agency = options.agency;
+  std::string config_bytes;
+  absl::Status st = a->OpenImpl(options, &config_bytes);
+  if (!st.ok()) return st;
+  return a->config_warnings_;
+}
+
 absl::Status LoadedAdapter::LoadImpl(const AdapterLoadOptions& options) {
+  std::string config_bytes;
+  if (absl::Status st = OpenImpl(options, &config_bytes); !st.ok()) return st;
+  for (const std::string& w : config_warnings_) {
+    spdlog::warn("{}: config: {}", Label(), w);
+  }
+  char* error = nullptr;
+  const int32_t code =
+      api_.create(reinterpret_cast<const uint8_t*>(config_bytes.data()),
+                  config_bytes.size(), &kHostApi, &ctx_, &instance_, &error);
+  std::string message = TakeString(api_, error);
+  if (code != EHX_CODE_OK || instance_ == nullptr) {
+    instance_ = nullptr;
+    return Error(
+        code != EHX_CODE_OK ? ToCode(code) : absl::StatusCode::kInternal,
+        absl::StrCat("create failed: ", CodeName(code), ": ", message));
+  }
+  const ehx_abi_header& h = api_.header;
+  spdlog::info("plugin {}: loaded {} {} (ABI {}.{}) as agency {}", ctx_.name,
+               adapter_type(), adapter_version(), h.abi_major, h.abi_minor,
+               ctx_.agency);
+  return absl::OkStatus();
+}
+
+absl::Status LoadedAdapter::OpenImpl(const AdapterLoadOptions& options,
+                                     std::string* config_bytes_out) {
   struct stat sb;
   if (::stat(path_.c_str(), &sb) != 0) {
     return Error(absl::StatusCode::kNotFound,
@@ -288,6 +325,7 @@ absl::Status LoadedAdapter::LoadImpl(const AdapterLoadOptions& options) {
       options.config_path.empty()
           ? absl::StrCat("plugins[", ctx_.name, "].config")
           : options.config_path;
+  config_warnings_.clear();
   absl::StatusOr<std::string> config_bytes = plugin_host::PluginConfigToBytes(
       options.config,
       std::string_view(
@@ -295,26 +333,12 @@ absl::Status LoadedAdapter::LoadImpl(const AdapterLoadOptions& options) {
           api_.config_descriptor_set != nullptr ? api_.config_descriptor_set_len
                                                 : 0),
       api_.config_message_name != nullptr ? api_.config_message_name : "",
-      cfg_path);
+      cfg_path, ctx_.agency, &config_warnings_);
   if (!config_bytes.ok()) {
     return Error(config_bytes.status().code(),
                  absl::StrCat("bad config: ", config_bytes.status().message()));
   }
-
-  char* error = nullptr;
-  const int32_t code =
-      api_.create(reinterpret_cast<const uint8_t*>(config_bytes->data()),
-                  config_bytes->size(), &kHostApi, &ctx_, &instance_, &error);
-  std::string message = TakeString(api_, error);
-  if (code != EHX_CODE_OK || instance_ == nullptr) {
-    instance_ = nullptr;
-    return Error(
-        code != EHX_CODE_OK ? ToCode(code) : absl::StatusCode::kInternal,
-        absl::StrCat("create failed: ", CodeName(code), ": ", message));
-  }
-  spdlog::info("plugin {}: loaded {} {} (ABI {}.{}) as agency {}", ctx_.name,
-               adapter_type(), adapter_version(), h.abi_major, h.abi_minor,
-               ctx_.agency);
+  *config_bytes_out = std::move(*config_bytes);
   return absl::OkStatus();
 }
 

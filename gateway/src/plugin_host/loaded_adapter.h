@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -52,6 +53,14 @@ class LoadedAdapter {
   // its path and the reason.
   static absl::StatusOr<std::unique_ptr<LoadedAdapter>> Load(
       const AdapterLoadOptions& options, Exchange* exchange);
+
+  // What `ehx-gateway --check-config` does per plugin: dlopens
+  // `options.path`, checks the handshake and converts the config exactly as
+  // Load() does, but never calls create() (no folders made, no ports
+  // bound). Returns the config warnings (see config_warnings()), or the
+  // error Load() would return.
+  static absl::StatusOr<std::vector<std::string>> CheckConfig(
+      const AdapterLoadOptions& options);
 
   LoadedAdapter(const LoadedAdapter&) = delete;
   LoadedAdapter& operator=(const LoadedAdapter&) = delete;
@@ -101,6 +110,13 @@ class LoadedAdapter {
   std::string adapter_version() const;
   uint32_t abi_minor() const { return api_.header.abi_minor; }
 
+  // Problems in the plugin's config that do not stop it loading, each
+  // naming the config key (plugin_config.h, OwnAgencyWarnings); also logged
+  // as warnings at load. No personal data.
+  const std::vector<std::string>& config_warnings() const {
+    return config_warnings_;
+  }
+
   // "plugin '<name>'".
   std::string Label() const;
   // `code` with "plugin '<name>' (<path>): <reason>".
@@ -116,6 +132,10 @@ class LoadedAdapter {
  private:
   LoadedAdapter() = default;
   absl::Status LoadImpl(const AdapterLoadOptions& options);
+  // dlopen, handshake, config conversion (into *config_bytes and
+  // config_warnings_); no create().
+  absl::Status OpenImpl(const AdapterLoadOptions& options,
+                        std::string* config_bytes);
 
   std::string path_;
   HostContext ctx_;
@@ -124,6 +144,7 @@ class LoadedAdapter {
   ehx_adapter_instance* instance_ = nullptr;
   bool started_ = false;
   bool stopped_ = false;
+  std::vector<std::string> config_warnings_;
 };
 
 // Shorthand for LoadedAdapter::Load with default naming.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -86,9 +87,59 @@ void CheckStruct(const Struct& s, const Descriptor* d, const std::string& path,
 
 }  // namespace
 
+std::vector<std::string> OwnAgencyWarnings(
+    const google::protobuf::Message& config, std::string_view path_view,
+    std::string_view agency_view) {
+  const std::string path(path_view);
+  const std::string agency(agency_view);
+  std::vector<std::string> out;
+  const Descriptor* d = config.GetDescriptor();
+  const google::protobuf::Reflection* r = config.GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    const std::string& name = f->name();
+    const bool own = name == "agency_id" ||
+                     (name.size() > 10 &&
+                      name.compare(name.size() - 10, 10, "_agency_id") == 0);
+    if (!own || f->is_repeated() ||
+        f->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
+      continue;
+    }
+    const std::string value = r->GetString(config, f);
+    const std::string field = absl::StrCat(path, ".", name);
+    if (value.empty()) {
+      out.push_back(absl::StrCat(
+          field,
+          " is not set: the adapter applies its own default (see its "
+          "README), which may not be the plugin's agency '",
+          agency, "'; set it to '", agency, "' to be sure"));
+    } else if (value != agency) {
+      out.push_back(absl::StrCat(
+          field, " is '", value, "' but the plugin is loaded as agency '",
+          agency, "': the adapter writes '", value,
+          "' into what it publishes (assigned ids, its practitioners' "
+          "agency, consent scopes), so step-downs and other records "
+          "addressed to '",
+          agency,
+          "' will not be matched by the adapter and the sharing policy may "
+          "withhold them from it; set ",
+          name, ": ", agency, ", or load the plugin as agency '", value, "'"));
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<std::string> PluginConfigToBytes(
     const google::protobuf::Struct& config, std::string_view descriptor_set,
     std::string_view message_name, std::string_view path_view) {
+  return PluginConfigToBytes(config, descriptor_set, message_name, path_view,
+                             "", nullptr);
+}
+
+absl::StatusOr<std::string> PluginConfigToBytes(
+    const google::protobuf::Struct& config, std::string_view descriptor_set,
+    std::string_view message_name, std::string_view path_view,
+    std::string_view agency, std::vector<std::string>* warnings) {
   // (absl::string_view is not std::string_view in Debian's abseil build.)
   const std::string path(path_view);
   if (message_name.empty()) {
@@ -148,6 +199,11 @@ absl::StatusOr<std::string> PluginConfigToBytes(
       !st.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": ", std::string(st.message())));
+  }
+  if (warnings != nullptr) {
+    for (std::string& w : OwnAgencyWarnings(*msg, path, agency)) {
+      warnings->push_back(std::move(w));
+    }
   }
   std::string bytes;
   if (!msg->SerializeToString(&bytes)) {

@@ -260,13 +260,10 @@ class PluginHostImpl : public PluginHost {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Start(
-    const ehx::config::v1::GatewayConfig& config,
-    const std::filesystem::path& config_dir, Exchange* exchange) {
-  if (exchange == nullptr && config.plugins_size() > 0) {
-    return absl::InvalidArgumentError("plugins: no exchange");
-  }
-  // Validate the list before loading anything.
+namespace {
+
+// The plugin list's own rules, checked before loading anything.
+absl::Status CheckPluginList(const ehx::config::v1::GatewayConfig& config) {
   std::set<std::string> names;
   for (int i = 0; i < config.plugins_size(); ++i) {
     const auto& p = config.plugins(i);
@@ -287,12 +284,50 @@ absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Start(
           absl::StrCat("plugin '", p.name(), "': agency is required"));
     }
   }
+  return absl::OkStatus();
+}
+
+std::filesystem::path PluginPath(const ehx::config::v1::Plugin& p,
+                                 const std::filesystem::path& config_dir) {
+  std::filesystem::path path(p.path());
+  if (path.is_relative()) path = config_dir / path;
+  return path.lexically_normal();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> PluginHost::CheckConfig(
+    const ehx::config::v1::GatewayConfig& config,
+    const std::filesystem::path& config_dir) {
+  if (absl::Status st = CheckPluginList(config); !st.ok()) return st;
+  std::vector<std::string> warnings;
+  for (const auto& p : config.plugins()) {
+    AdapterLoadOptions options;
+    options.name = p.name();
+    options.path = PluginPath(p, config_dir).string();
+    options.agency = p.agency();
+    options.config = p.config();
+    auto found = LoadedAdapter::CheckConfig(options);
+    if (!found.ok()) return found.status();
+    for (const std::string& w : *found) {
+      warnings.push_back(absl::StrCat("plugin '", p.name(), "': ", w));
+    }
+  }
+  return warnings;
+}
+
+absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Start(
+    const ehx::config::v1::GatewayConfig& config,
+    const std::filesystem::path& config_dir, Exchange* exchange) {
+  if (exchange == nullptr && config.plugins_size() > 0) {
+    return absl::InvalidArgumentError("plugins: no exchange");
+  }
+  if (absl::Status st = CheckPluginList(config); !st.ok()) return st;
 
   auto host = std::make_unique<PluginHostImpl>();
   for (const auto& p : config.plugins()) {
-    std::filesystem::path path(p.path());
-    if (path.is_relative()) path = config_dir / path;
-    auto plugin = std::make_unique<Plugin>(p.name(), path.lexically_normal());
+    auto plugin =
+        std::make_unique<Plugin>(p.name(), PluginPath(p, config_dir).string());
     absl::Status st = plugin->Load(p, exchange);
     if (st.ok()) st = plugin->Start();
     if (!st.ok()) {

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "ehx/config/v1/config.pb.h"
@@ -21,6 +23,18 @@ class PluginHost {
   static absl::StatusOr<std::unique_ptr<PluginHost>> Start(
       const ehx::config::v1::GatewayConfig& config,
       const std::filesystem::path& config_dir, Exchange* exchange);
+
+  // What `ehx-gateway --check-config` checks of `config.plugins()`
+  // without starting anything: the list (names, paths, agencies), and for
+  // each plugin the shared object, its ABI handshake and its config against
+  // the plugin's own schema (never calling create(): no folders, no ports).
+  // Returns the warnings (each prefixed "plugin '<name>': "), e.g. an
+  // own-agency field that is not the plugin's agency
+  // (plugin_config.h, OwnAgencyWarnings), or the first error Start() would
+  // report.
+  static absl::StatusOr<std::vector<std::string>> CheckConfig(
+      const ehx::config::v1::GatewayConfig& config,
+      const std::filesystem::path& config_dir);
 
   virtual ~PluginHost() = default;
 
