@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "gateway_harness.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace ehx::testing {
 namespace {
@@ -376,7 +377,8 @@ TEST_F(AdaptersE2eTest, NativeFilesFlowBetweenAgencies) {
 // supporting-families, delivered to early help (policy
 // evidence-to-early-help-sf-csc) and reported in the processing report;
 // the extract is archived. The reverse direction (attendance -> evidence
-// file) is withheld by the demo's policy (see below).
+// file) is withheld by the demo's policy (see below;
+// SupportingFamiliesEvidenceE2eTest runs it under a policy that allows it).
 TEST_F(AdaptersE2eTest, SupportingFamiliesTrackerBecomesOutcomeEvidence) {
   OpenCase();
   const std::string name =
@@ -683,6 +685,255 @@ TEST_F(CheckConfigTest, DemoPluginsGiveNoWarning) {
   EXPECT_TRUE(Contains(out_, "config OK: 7 agencies")) << out_;
   EXPECT_TRUE(Contains(out_, " 5 plugins\n")) << out_;
   EXPECT_FALSE(Contains(err_, "WARNING")) << err_;
+}
+
+// The Supporting Families outbound evidence file (contract section 13)
+// written by the real adapter in the real gateway. The demo policy rightly
+// keeps attendance from Supporting Families, so this fixture has its own
+// routes and policy: evidence from schools and early help may reach
+// Supporting Families (rule evidence-to-sf-test, no party or consent
+// needed); nothing else is allowed (health's evidence is withheld by
+// default-deny). The school adapter ingests the demo's CTF (attendance of
+// P-100-01) and early help publishes police ASB evidence for P-100-02 over
+// gRPC; the adapter matches both to the tracker it ingested first.
+class SupportingFamiliesEvidenceE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    a_ = dir_.path() / "a";
+    const std::string d = a_.string();
+    const std::string demo = DemoConfigBody();
+    const size_t from = demo.find("agencies:\n");
+    const size_t to = demo.find("\nroutes:\n");
+    ASSERT_NE(from, std::string::npos);
+    ASSERT_NE(to, std::string::npos);
+    std::string body = "operators: [ops]\n" + demo.substr(from, to + 1 - from);
+    body += R"(routes:
+  - {event_type: EVENT_TYPE_ATTENDANCE_SUMMARY, to: [supporting-families, early-help]}
+  - {event_type: EVENT_TYPE_OUTCOME_EVIDENCE, to: [supporting-families, early-help]}
+delivery: {max_attempts: 3, initial_backoff_ms: 100, max_backoff_ms: 1000}
+policy:
+  version: "test-sf-evidence-1"
+  granted_agencies: [early-help, school-oakfield, health-visiting, supporting-families]
+  rules:
+    - id: evidence-to-sf-test
+      description: "Attendance and ASB evidence from schools and early help to Supporting Families."
+      sender_roles: [AGENCY_ROLE_SCHOOL, AGENCY_ROLE_EARLY_HELP]
+      recipient_roles: [AGENCY_ROLE_SUPPORTING_FAMILIES]
+      record_types: [RECORD_TYPE_EVIDENCE]
+      bases: [SHARING_BASIS_CONSENT_IN_SCOPE, SHARING_BASIS_CONSENT_OUT_OF_SCOPE, SHARING_BASIS_CONSENT_CITED, SHARING_BASIS_CONSENT_REFUSED, SHARING_BASIS_CONSENT_WITHDRAWN, SHARING_BASIS_NO_CONSENT, SHARING_BASIS_SIGNIFICANT_HARM, SHARING_BASIS_STATUTORY_DUTY]
+      party_required: false
+  masks:
+    - description: "Supporting Families: whole attendance and outcome evidence."
+      recipient_roles: [AGENCY_ROLE_SUPPORTING_FAMILIES]
+      record_types: [RECORD_TYPE_EVIDENCE]
+      paths: [attendance_summary, outcome_evidence]
+    - description: "The built-in significant-harm referral rule needs one."
+      recipient_roles: [AGENCY_ROLE_CSC_FRONT_DOOR]
+      record_types: [RECORD_TYPE_STEP_UP_REFERRAL]
+      paths: [step_up_referral]
+  purposes:
+    - {record_type: RECORD_TYPE_EVIDENCE, purposes: [CONSENT_PURPOSE_OUTCOME_EVIDENCE, CONSENT_PURPOSE_INFORMATION_SHARING]}
+plugins:
+)";
+    body += Plugin("school", "school-oakfield") + "      inbox_dir: " + d +
+            "/school/in\n      rejected_dir: " + d +
+            "/school/rejected\n      processed_dir: " + d +
+            "/school/processed\n      dsl_inbox_dir: " + d +
+            "/school/dsl\n      school_agency_id: school-oakfield\n"
+            "      poll_interval_ms: 50\n      min_file_age_ms: 10\n"
+            "      create_dirs: true\n      case_map: [{upn: B801200005001, "
+            "case_ref: " +
+            kCase + "}]\n";
+    body += Plugin("supporting_families", "supporting-families") +
+            "      inbox_dir: " + d + "/sf/inbound\n      outbox_dir: " + d +
+            "/sf/outbound\n      state_dir: " + d +
+            "/sf/state\n      la_code: \"801\"\n      case_refs: "
+            "{SF801-000100: " +
+            kCase +
+            "}\n      poll_interval_ms: 50\n      min_file_age_ms: 10\n"
+            "      create_dirs: true\n";
+    gw_ = std::make_unique<GatewayProcess>(dir_.path(), body);
+    ASSERT_TRUE(gw_->Start()) << gw_->log();
+  }
+
+  // Police ASB evidence for Marta (P-100-02, NHS 999 000 0034, adult) in
+  // the baseline period, published over gRPC by `agency`.
+  grpc::Status PublishAsb(const std::string& agency, const std::string& key,
+                          const std::string& role, int count,
+                          const std::string& intervention) {
+    const std::string json =
+        R"({"idempotencyKey": ")" + key + R"(", "caseRef": ")" + kCase + R"(",
+      "eventType": "EVENT_TYPE_OUTCOME_EVIDENCE",
+      "occurredAt": "2026-03-20T10:00:00Z",
+      "outcomeEvidence": {
+        "familyId": "SF801-000100",
+        "person": {"personId": "pol-7781",
+          "identifiers": [{"system": "https://fhir.nhs.uk/Id/nhs-number",
+            "value": "9990000034",
+            "verification": "VERIFICATION_STATUS_VERIFIED"}],
+          "dateOfBirth": {"year": 1990, "month": 11, "day": 20}},
+        "area": "OUTCOME_AREA_DIVERTED_FROM_CRIME",
+        "evidenceSource": "police",
+        "evidence": "asb_role: )" +
+        role + "\nasb_incident_count: " + std::to_string(count) +
+        "\nasb_highest_intervention: " + intervention +
+        R"(\nperiod_kind: baseline"}})";
+    ehx::exchange::v1::PublishRequest req;
+    auto st = google::protobuf::util::JsonStringToMessage(
+        json, req.mutable_envelope());
+    if (!st.ok()) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, st.ToString());
+    }
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
+    ehx::exchange::v1::PublishReceipt receipt;
+    return gw_->Exchange(agency)->Publish(&ctx, req, &receipt);
+  }
+
+  // The newest evidence file in the outbox (names sort by time).
+  fs::path NewestEvidenceFile() const {
+    fs::path newest;
+    std::error_code ec;
+    for (fs::directory_iterator it(a_ / "sf/outbound", ec), end;
+         !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name.rfind("sf-evidence-801-", 0) == 0 && name.size() > 4 &&
+          name.compare(name.size() - 4, 4, ".csv") == 0 &&
+          (newest.empty() || name > newest.filename().string())) {
+        newest = it->path();
+      }
+    }
+    return newest;
+  }
+
+  TempDir dir_;
+  fs::path a_;
+  std::unique_ptr<GatewayProcess> gw_;
+};
+
+// Splits one CSV record without quotes (the evidence rows here need none).
+std::vector<std::string> Fields(const std::string& line) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = line.find(',', start);
+    out.push_back(line.substr(start, comma - start));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
+TEST_F(SupportingFamiliesEvidenceE2eTest,
+       AttendanceAndAsbBecomeTheEvidenceFile) {
+  // 1. The tracker first: it tells the adapter who its people are.
+  const std::string tracker =
+      "sf-outcome-tracker-801-2026-Q2-20260612T160000Z.csv";
+  Drop(Src("deploy/demo/flow") / tracker, a_ / "sf/inbound");
+  ASSERT_FALSE(
+      WaitForFile(a_ / "sf/inbound/reports", tracker + ".report.json").empty())
+      << gw_->log();
+
+  // 2. Health's ASB evidence: not allowed to Supporting Families by this
+  //    policy (default-deny), so it never reaches the adapter.
+  ASSERT_TRUE(
+      PublishAsb("health-visiting", "hv-asb-1", "victim", 1, "none").ok());
+  // 3. The school's CTF -> attendance summary for P-100-01 (UPN
+  //    B801200005001, NHS 999 000 0018).
+  Drop(Src("deploy/demo/flow/8012000_CTF_8019999_001.xml"), a_ / "school/in");
+  // 4. Early help relays the police's ASB evidence for P-100-02.
+  ASSERT_TRUE(
+      PublishAsb("early-help", "eh-asb-1", "perpetrator", 2, "warning_letter")
+          .ok());
+
+  // Each delivery rewrites the complete file; wait for one with both rows.
+  std::string csv;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const fs::path f = NewestEvidenceFile();
+    csv = f.empty() ? "" : Slurp(f);
+    if (Contains(csv, ",school_attendance,") && Contains(csv, ",asb,")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(Contains(csv, ",asb,")) << csv << gw_->log();
+
+  // Section 13.3: UTF-8 BOM, CRLF after every record, the 13.4 header.
+  ASSERT_EQ(csv.rfind("\xEF\xBB\xBF", 0), 0u);
+  ASSERT_GE(csv.size(), 2u);
+  EXPECT_EQ(csv.substr(csv.size() - 2), "\r\n");
+  std::vector<std::string> lines;
+  for (size_t at = 3; at < csv.size();) {
+    const size_t crlf = csv.find("\r\n", at);
+    ASSERT_NE(crlf, std::string::npos);
+    lines.push_back(csv.substr(at, crlf - at));
+    at = crlf + 2;
+  }
+  EXPECT_EQ(lines.front(),
+            "la_code,family_ref,person_ref,evidence_id,evidence_type,"
+            "headline_outcome,period_kind,period_start,period_end,source,"
+            "source_extract_date,match_method,school_urn,school_laestab,"
+            "academic_year,sessions_possible,sessions_attended,"
+            "sessions_authorised_absence,sessions_unauthorised_absence,"
+            "attendance_pct,persistent_absence,severe_absence,asb_role,"
+            "asb_incident_count,asb_highest_intervention,data_quality_flags,"
+            "generated_at");
+  // Exactly the two allowed rows: nothing from health (the victim row).
+  ASSERT_EQ(lines.size(), 3u) << csv;
+  EXPECT_FALSE(Contains(csv, "victim")) << csv;
+
+  // Rows sort by family, person, type. Evidence ids are name-based UUIDs
+  // (v5); generated_at is when the gateway accepted the latest record.
+  auto check_common = [](const std::vector<std::string>& f) {
+    ASSERT_EQ(f.size(), 27u);
+    EXPECT_EQ(f[3].size(), 36u) << f[3];
+    EXPECT_EQ(f[3][14], '5') << f[3];
+    EXPECT_EQ(f[26].size(), 20u) << f[26];
+    EXPECT_EQ(f[26].back(), 'Z') << f[26];
+  };
+  const std::vector<std::string> att = Fields(lines[1]);
+  check_common(att);
+  const std::vector<std::string> want_att = {
+      "801", "SF801-000100", "P-100-01", att[3], "school_attendance",
+      "Getting a good education", "academic_year",
+      // The CTF's AttendanceStartDate; the CTF's date (before 31 July).
+      "2025-09-03", "2026-04-07", "school_mis", "2026-04-07", "nhs_number",
+      "100001", "8012000", "2025/26", "250", "200", "22", "28",
+      // 200 / 250 = 80.0 %: persistent (< 90), not severe (< 50).
+      "80.0", "Y", "N", "", "", "", "", att[26]};
+  EXPECT_EQ(att, want_att) << lines[1];
+
+  const std::vector<std::string> asb = Fields(lines[2]);
+  check_common(asb);
+  const std::vector<std::string> want_asb = {
+      "801", "SF801-000100", "P-100-02", asb[3], "asb",
+      "Families diverted from crime",
+      // Baseline: the 12 months before date_identified (02/02/2026).
+      "baseline", "2025-02-02", "2026-02-01", "police", "2026-03-20",
+      "nhs_number", "", "", "", "", "", "", "", "", "", "", "perpetrator", "2",
+      "warning_letter", "", asb[26]};
+  EXPECT_EQ(asb, want_asb) << lines[2];
+
+  // No names, dates of birth, NHS numbers or UPNs in the file.
+  for (const char* personal :
+       {"Nowak", "Marta", "Amélie", "9990000034", "999 000 0018", "9990000018",
+        "B801200005001", "1990-11-20", "2016-05-09"}) {
+    EXPECT_FALSE(Contains(csv, personal)) << personal;
+  }
+
+  // The policy's decision on health's record is audited: withheld from
+  // Supporting Families by default-deny.
+  std::vector<ehx::audit::v1::AuditRecord> trail;
+  ASSERT_TRUE(ReadAuditTrail(dir_.path() / "ehx.db", &trail));
+  bool withheld = false;
+  for (const auto& r : trail) {
+    if (r.action() == "withhold" &&
+        Contains(r.reason(), "to=supporting-families ") &&
+        Contains(r.reason(), "rule=default-deny")) {
+      withheld = true;
+    }
+  }
+  EXPECT_TRUE(withheld);
 }
 
 }  // namespace
