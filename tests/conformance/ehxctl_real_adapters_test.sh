@@ -10,7 +10,8 @@
 # that adapter's mapping; a file with a bad record -> exit 3, the good records
 # still printed, the error line naming position and rule; render of an
 # envelope it renders -> exit 0 and a native-format marker; render of one it
-# does not -> exit 3 with the adapter's reason.
+# does not -> exit 3 with the adapter's reason. Last, the folder adapter,
+# which has neither ingest nor render: exit 1 for both.
 #
 # Usage: ehxctl_real_adapters_test.sh <ehxctl> <plugin dir> <source root>
 set -uo pipefail
@@ -291,6 +292,24 @@ expect_rc "sf: render to --out-dir" 0 $?
 render supporting_families "$tmp/supporting_families.yaml" "$messages/01-case-opened.json"
 expect_rc "sf: render refuses a case opened" 3 $?
 expect_grep "sf: refusal reason" "INVALID_ARGUMENT" "$tmp/err"
+
+# ---------------------------------------------------------------- folder
+# The folder adapter carries ehx JSON envelopes already and overrides
+# neither Ingest nor Render: the SDK exports no ingest/render entry, so
+# ehxctl knows before calling that it cannot dry-run it (exit 1, not the
+# record failure 3).
+cat >"$tmp/folder.yaml" <<YAML
+{"inbox_dir": "$tmp/folder/in", "outbox_dir": "$tmp/folder/out",
+ "rejected_dir": "$tmp/folder/rejected", "create_dirs": true}
+YAML
+check folder "$tmp/folder.yaml" "$messages/02-caf-notification.json"
+expect_rc "folder: check (no ingest)" 1 $?
+expect_grep "folder: check says why" \
+  "adapter does not support ingest (folder, ABI 1.2)" "$tmp/err"
+render folder "$tmp/folder.yaml" "$messages/02-caf-notification.json"
+expect_rc "folder: render (no render)" 1 $?
+expect_grep "folder: render says why" \
+  "adapter does not support render (folder, ABI 1.2)" "$tmp/err"
 
 echo "$pass passed, $fail failed"
 ((fail == 0))

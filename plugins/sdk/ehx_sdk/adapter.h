@@ -11,7 +11,8 @@
 //     ehx::sdk::DeliveryResult OnDelivery(
 //         const ehxpb::exchange::v1::Delivery& delivery) override;
 //     void Stop() override;
-//     // Optional (ABI 1.2): one native input -> records published.
+//     // Optional (ABI 1.2): one native input -> records published. Only
+//     // what the class overrides is exported (ingest/render entries).
 //     ehxpb::adapter::v1::IngestReport Ingest(
 //         const std::string& input_name, std::string_view bytes) override;
 //     // Optional (ABI 1.2): one delivery -> native bytes.
@@ -45,6 +46,7 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -341,8 +343,10 @@ class Adapter {
   // an input that cannot be parsed at all is input_rejected and nothing of
   // it is published. May run before Start() (dry runs never start the
   // adapter) but never concurrently with OnDelivery() or Render() from the
-  // host. Default: the input is rejected ("ingest not supported by this
-  // adapter").
+  // host. An adapter that does not override Ingest exports no ingest entry
+  // (EHX_ADAPTER leaves it NULL: the host reports "adapter does not support
+  // ingest" before calling); this body only answers direct C++ calls: the
+  // input is rejected ("ingest not supported by this adapter").
   virtual ehxpb::adapter::v1::IngestReport Ingest(const std::string& input_name,
                                                   std::string_view bytes) {
     (void)bytes;
@@ -356,7 +360,9 @@ class Adapter {
   // ABI 1.2. Renders `delivery` in the agency's native format into `*out`
   // (file name, media type, bytes) without delivering it anywhere; an
   // adapter's OnDelivery typically calls this and then writes/sends the
-  // result. Same calling rules as Ingest. Default: UNIMPLEMENTED.
+  // result. Same calling rules as Ingest. Not overridden: no render entry
+  // is exported (as for Ingest); this body answers direct C++ calls with
+  // UNIMPLEMENTED.
   virtual Status Render(const ehxpb::exchange::v1::Delivery& delivery,
                         ehxpb::adapter::v1::RenderResult* out) {
     (void)delivery;
@@ -468,6 +474,30 @@ constexpr const char* TypeOf(const char* fallback) {
     return T::kType;
   } else {
     return fallback;
+  }
+}
+
+// Whether AdapterT declares its own Ingest / Render (itself or through a
+// base between it and Adapter), decided at compile time. `&T::Ingest` of a
+// function T inherits unchanged from Adapter has Adapter's member-pointer
+// type; an override (even in an intermediate base) has another class's. An
+// overloaded name cannot be taken the address of: counted as overridden,
+// the safe side (the entry then exists and answers for itself).
+template <typename T>
+constexpr bool OverridesIngest() {
+  if constexpr (requires { &T::Ingest; }) {
+    return !std::is_same_v<decltype(&T::Ingest), decltype(&Adapter::Ingest)>;
+  } else {
+    return true;
+  }
+}
+
+template <typename T>
+constexpr bool OverridesRender() {
+  if constexpr (requires { &T::Render; }) {
+    return !std::is_same_v<decltype(&T::Render), decltype(&Adapter::Render)>;
+  } else {
+    return true;
   }
 }
 
@@ -694,8 +724,11 @@ struct Glue {
         t->destroy = &Destroy;
         t->free_string = &FreeString;
         t->check_health = &CheckHealth;
-        t->ingest = &Ingest;
-        t->render = &Render;
+        // Only what the adapter implements: a NULL entry tells the host
+        // (and ehxctl) "not supported" before any call, instead of the
+        // base class's refusal at call time.
+        t->ingest = OverridesIngest<AdapterT>() ? &Ingest : nullptr;
+        t->render = OverridesRender<AdapterT>() ? &Render : nullptr;
         t->free_buffer = &FreeBuffer;
         return t;
       } catch (...) {
