@@ -2,6 +2,7 @@
 
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "ehx/config/v1/config.pb.h"
 #include "gmock/gmock.h"
@@ -108,6 +109,76 @@ TEST(PluginConfig, NoConfigMessage) {
       PluginConfigToBytes(StructFromJson(R"({"k": 1})"), "", "", "c");
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(refused.status().message(), HasSubstr("c.k: unknown key"));
+}
+
+// A config schema with the shapes the own-agency convention must tell apart
+// (plugin_config.h, OwnAgencyWarnings).
+std::string OwnAgencySchema() {
+  google::protobuf::FileDescriptorSet set;
+  google::protobuf::FileDescriptorProto* f = set.add_file();
+  f->set_name("own_agency_test.proto");
+  f->set_package("t.v1");
+  f->set_syntax("proto3");
+  google::protobuf::DescriptorProto* lead = f->add_message_type();
+  lead->set_name("Lead");
+  auto add = [](google::protobuf::DescriptorProto* m, const char* name,
+                int number, bool repeated = false,
+                const char* message = nullptr) {
+    auto* fd = m->add_field();
+    fd->set_name(name);
+    fd->set_json_name(name);
+    fd->set_number(number);
+    fd->set_label(repeated
+                      ? google::protobuf::FieldDescriptorProto::LABEL_REPEATED
+                      : google::protobuf::FieldDescriptorProto::LABEL_OPTIONAL);
+    if (message != nullptr) {
+      fd->set_type(google::protobuf::FieldDescriptorProto::TYPE_MESSAGE);
+      fd->set_type_name(message);
+    } else {
+      fd->set_type(google::protobuf::FieldDescriptorProto::TYPE_STRING);
+    }
+  };
+  add(lead, "agency_id", 1);
+  google::protobuf::DescriptorProto* c = f->add_message_type();
+  c->set_name("C");
+  add(c, "agency_id", 1);
+  add(c, "school_agency_id", 2);
+  add(c, "other_agency_ids", 3, /*repeated=*/true);  // not a _agency_id name
+  add(c, "peer_agency_id", 4, /*repeated=*/true);    // repeated: skipped
+  add(c, "lead", 5, false, ".t.v1.Lead");            // nested: skipped
+  add(c, "agency", 6);                               // not the convention
+  return set.SerializeAsString();
+}
+
+TEST(PluginConfig, OwnAgencyWarningsNameTheKeyAndBothAgencies) {
+  std::vector<std::string> warnings;
+  auto bytes = PluginConfigToBytes(StructFromJson(R"({"agency_id": "early-help",
+          "school_agency_id": "school-x", "peer_agency_id": ["a"],
+          "lead": {"agency_id": "someone-else"}, "agency": "z"})"),
+                                   OwnAgencySchema(), "t.v1.C",
+                                   "plugins[p].config", "school-x", &warnings);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  ASSERT_EQ(warnings.size(), 1u) << ::testing::PrintToString(warnings);
+  EXPECT_THAT(warnings[0],
+              HasSubstr("plugins[p].config.agency_id is 'early-help' but the "
+                        "plugin is loaded as agency 'school-x'"));
+  EXPECT_THAT(warnings[0],
+              HasSubstr("step-downs and other records addressed to "
+                        "'school-x' will not be matched by the adapter"));
+
+  // Matching values: nothing to say. Empty: the adapter's default applies.
+  warnings.clear();
+  bytes = PluginConfigToBytes(StructFromJson(R"({"agency_id": "school-x"})"),
+                              OwnAgencySchema(), "t.v1.C", "c", "school-x",
+                              &warnings);
+  ASSERT_TRUE(bytes.ok());
+  ASSERT_EQ(warnings.size(), 1u) << ::testing::PrintToString(warnings);
+  EXPECT_THAT(warnings[0], HasSubstr("c.school_agency_id is not set"));
+
+  // The four-argument form never warns.
+  EXPECT_TRUE(PluginConfigToBytes(StructFromJson(R"({"agency_id": "q"})"),
+                                  OwnAgencySchema(), "t.v1.C", "c")
+                  .ok());
 }
 
 }  // namespace
