@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <initializer_list>
 #include <string>
@@ -27,6 +28,16 @@ constexpr bool kCheckRecordSizes = true;
 constexpr bool kCheckRecordSizes = false;
 #endif
 
+bool IsXmlSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+void NoteOnce(std::vector<std::string>* list, std::string path) {
+  if (std::find(list->begin(), list->end(), path) == list->end()) {
+    list->push_back(std::move(path));
+  }
+}
+
 // Records "<path>/<name>" for every child of `e` not in `known` (once).
 void NoteUnknown(const Tree& t, int e, std::string_view path,
                  std::initializer_list<std::string_view> known,
@@ -34,18 +45,14 @@ void NoteUnknown(const Tree& t, int e, std::string_view path,
   for (int c = t.FirstChild(e); c != kNone; c = t.NextSibling(c)) {
     const std::string_view name = t.Name(c);
     if (std::find(known.begin(), known.end(), name) != known.end()) continue;
-    std::string p = std::string(path) + "/" + std::string(name);
-    if (std::find(out->begin(), out->end(), p) == out->end()) {
-      out->push_back(std::move(p));
-    }
+    NoteOnce(out, std::string(path) + "/" + std::string(name));
   }
 }
 
-// The child element names one element type knows, looked up by an open
-// addressing table over the names' 8-byte prefixes, so reading an element
-// is one pass over its children (First) instead of one scan of them per
-// field (FlatXmlTree::Child): the pupil asks for ~30 names, most absent.
-// Field i is names[i]; an enum alongside gives them names.
+// The child element names one element type knows: an open addressing
+// table over the names' first 8 bytes (most names differ there) and
+// lengths. Names compare exactly. Field i is names[i]; an enum alongside
+// gives them names.
 template <size_t N>
 class NameTable {
  public:
@@ -53,17 +60,16 @@ class NameTable {
       : names_(names) {
     slots_.fill(-1);
     for (size_t i = 0; i < N; ++i) {
-      prefixes_[i] = Tree::PrefixOf(names_[i]);
+      prefixes_[i] = PrefixOf(names_[i]);
       size_t h = Slot(prefixes_[i], names_[i].size());
       while (slots_[h] >= 0) h = (h + 1) & kMask;
       slots_[h] = static_cast<int>(i);
     }
   }
 
-  // The field named like child `c` of `t`, or -1.
-  int Find(const Tree& t, int c) const {
-    const std::string_view name = t.Name(c);
-    const uint64_t prefix = t.NamePrefix(c);
+  // The field named `name`, or -1.
+  int Find(std::string_view name) const {
+    const uint64_t prefix = PrefixOf(name);
     for (size_t h = Slot(prefix, name.size()); slots_[h] >= 0;
          h = (h + 1) & kMask) {
       const int i = slots_[h];
@@ -77,26 +83,15 @@ class NameTable {
     return -1;
   }
 
-  // first[i] = the first child of `e` named names[i] (kNone if none), in
-  // one pass. Children with no field are appended to `unknown` (if given)
-  // in document order.
-  void First(const Tree& t, int e, std::array<int, N>* first,
-             std::vector<int>* unknown) const {
-    first->fill(kNone);
-    for (int c = t.FirstChild(e); c != kNone; c = t.NextSibling(c)) {
-      const int i = Find(t, c);
-      if (i < 0) {
-        if (unknown != nullptr) unknown->push_back(c);
-      } else if ((*first)[i] == kNone) {
-        (*first)[i] = c;
-      }
-    }
-  }
-
  private:
   static constexpr size_t kSlots = 128;  // N <= 40: load <= 1/3
   static constexpr size_t kMask = kSlots - 1;
   static_assert(N * 3 <= kSlots);
+  static uint64_t PrefixOf(std::string_view name) {
+    uint64_t v = 0;
+    std::memcpy(&v, name.data(), std::min<size_t>(8, name.size()));
+    return v;
+  }
   static size_t Slot(uint64_t prefix, size_t size) {
     return static_cast<size_t>(((prefix ^ size) * 0x9E3779B97F4A7C15ull) >> 57);
   }
@@ -104,185 +99,6 @@ class NameTable {
   std::array<uint64_t, N> prefixes_{};
   std::array<int, kSlots> slots_{};
 };
-
-// NoteUnknown for children already found unknown by NameTable::First.
-void NoteUnknownNodes(const Tree& t, const std::vector<int>& nodes,
-                      std::string_view path, std::vector<std::string>* out) {
-  for (int c : nodes) {
-    std::string p = std::string(path) + "/" + std::string(t.Name(c));
-    if (std::find(out->begin(), out->end(), p) == out->end()) {
-      out->push_back(std::move(p));
-    }
-  }
-}
-
-CtfSchool ReadSchool(const Tree& t, int e) {
-  CtfSchool s;
-  if (e == kNone) return s;
-  s.lea = t.ChildString(e, "LEA");
-  s.estab = t.ChildString(e, "Estab");
-  s.urn = t.ChildString(e, "URN");
-  s.name = t.ChildString(e, "SchoolName");
-  s.academic_year = t.ChildString(e, "AcademicYear");
-  return s;
-}
-
-void ReadPhones(const Tree& t, int phones, std::vector<CtfPhone>* out) {
-  if (phones == kNone) return;
-  for (int p = t.FirstChild(phones); p != kNone; p = t.NextSibling(p)) {
-    if (t.Name(p) != "Phone") continue;
-    out->push_back(
-        {t.ChildString(p, "TelephoneType"), t.ChildString(p, "PhoneNo")});
-  }
-}
-
-enum AddressField {
-  kABs7666,
-  kALines,
-  kACounty,
-  kAPostCode,
-  kAZip,
-  kACountry,
-  kAddressFields
-};
-const NameTable<kAddressFields>& AddressNames() {
-  static const auto* table =
-      new NameTable<kAddressFields>({"BS7666Address", "AddressLines", "County",
-                                     "PostCode", "Zip", "Country"});
-  return *table;
-}
-
-enum Bs7666Field {
-  kBsSaon,
-  kBsPaon,
-  kBsStreet,
-  kBsLocality,
-  kBsTown,
-  kBsAdministrativeArea,
-  kBsPostTown,
-  kBsUprn,
-  kBs7666Fields
-};
-const NameTable<kBs7666Fields>& Bs7666Names() {
-  static const auto* table = new NameTable<kBs7666Fields>(
-      {"SAON", "PAON", "Street", "Locality", "Town", "AdministrativeArea",
-       "PostTown", "UniquePropertyReferenceNumber"});
-  return *table;
-}
-
-// `out` is empty (a new or reset CtfAddress). One pass over each element's
-// children (NameTable::First: the first child of each name, as Child()).
-void ReadAddress(const Tree& t, int a, CtfAddress* out) {
-  if (a == kNone) return;
-  out->present = true;
-  std::array<int, kAddressFields> f;
-  AddressNames().First(t, a, &f, nullptr);
-  if (const int bs = f[kABs7666]; bs != kNone) {
-    out->bs7666 = true;
-    std::array<int, kBs7666Fields> g;
-    Bs7666Names().First(t, bs, &g, nullptr);
-    out->saon = t.Text(g[kBsSaon]);
-    out->paon = t.Text(g[kBsPaon]);
-    out->street = t.Text(g[kBsStreet]);
-    out->locality = t.Text(g[kBsLocality]);
-    out->town = t.Text(g[kBsTown]);
-    out->administrative_area = t.Text(g[kBsAdministrativeArea]);
-    out->post_town = t.Text(g[kBsPostTown]);
-    out->uprn = t.Text(g[kBsUprn]);
-  }
-  if (const int lines = f[kALines]; lines != kNone) {
-    for (int l = t.FirstChild(lines); l != kNone; l = t.NextSibling(l)) {
-      if (t.Name(l).rfind("AddressLine", 0) == 0) {
-        const std::string_view v = t.Text(l);
-        if (!v.empty()) out->lines.emplace_back(v);
-      }
-    }
-  }
-  out->county = t.Text(f[kACounty]);
-  out->postcode = t.Text(f[kAPostCode]);
-  out->zip = t.Text(f[kAZip]);
-  out->country = t.Text(f[kACountry]);
-}
-
-uint64_t SpanDigest(std::string_view bytes, size_t begin, size_t end) {
-  if (end > bytes.size() || begin > end) return 0;
-  return XXH3_64bits(bytes.data() + begin, end - begin);
-}
-
-enum ContactField {
-  kCOrder,
-  kCTitle,
-  kCSurname,
-  kCForename,
-  kCMiddleNames,
-  kCSex,
-  kCGender,
-  kCRelationship,
-  kCResponsibility,
-  kCAddress,
-  kCPhones,
-  kCEmail,
-  kContactFields
-};
-const NameTable<kContactFields>& ContactNames() {
-  static const auto* table = new NameTable<kContactFields>(
-      {"Order", "Title", "Surname", "Forename", "MiddleNames", "Sex", "Gender",
-       "Relationship", "Responsibility", "Address", "Phones", "Email"});
-  return *table;
-}
-
-void ResetAddress(CtfAddress* a) {
-  a->present = a->bs7666 = false;
-  for (std::string* s : {&a->saon, &a->paon, &a->street, &a->locality, &a->town,
-                         &a->administrative_area, &a->post_town, &a->uprn,
-                         &a->county, &a->postcode, &a->zip, &a->country}) {
-    s->clear();
-  }
-  a->lines.clear();
-}
-
-void ReadContact(const Tree& t, int c, std::string_view bytes,
-                 const std::string& path, std::vector<std::string>* unknown,
-                 std::vector<int>* scratch, CtfContact* out_ptr) {
-  // Possibly a reused contact: what is not assigned unconditionally below
-  // is reset first (the size check is a reminder for new fields).
-  static_assert(!kCheckRecordSizes || sizeof(CtfContact) == 752,
-                "CtfContact changed: reset the new field in ReadContact");
-  CtfContact& out = *out_ptr;
-  out.sex.clear();
-  out.address_as_pupil = false;
-  ResetAddress(&out.address);
-  out.phones.clear();
-  std::array<int, kContactFields> f;
-  scratch->clear();
-  ContactNames().First(t, c, &f, scratch);
-  out.line = t.Line(c);
-  out.order = t.Text(f[kCOrder]);
-  out.title = t.Text(f[kCTitle]);
-  out.surname = t.Text(f[kCSurname]);
-  out.forename = t.Text(f[kCForename]);
-  out.middle_names = t.Text(f[kCMiddleNames]);
-  // Sex, or the legacy Gender element.
-  if (f[kCSex] != kNone) {
-    out.sex = t.Text(f[kCSex]);
-  } else if (f[kCGender] != kNone) {
-    out.sex = t.Text(f[kCGender]);
-  }
-  out.relationship = t.Text(f[kCRelationship]);
-  out.responsibility = t.Text(f[kCResponsibility]);
-  if (const int a = f[kCAddress]; a != kNone) {
-    if (const int as = t.Child(a, "AddressAsPupil"); as != kNone) {
-      const std::string_view v = t.Text(as);
-      out.address_as_pupil =
-          v == "true" || v == "1" || v == "Y" || v == "Yes" || v.empty();
-    }
-    if (!out.address_as_pupil) ReadAddress(t, a, &out.address);
-  }
-  ReadPhones(t, f[kCPhones], &out.phones);
-  out.email = t.Text(f[kCEmail]);
-  out.native_digest = SpanDigest(bytes, t.Begin(c), t.End(c));
-  NoteUnknownNodes(t, *scratch, path, unknown);
-}
 
 enum PupilField {
   kUpn,
@@ -378,6 +194,63 @@ const NameTable<kBasicFields>& BasicNames() {
   return *table;
 }
 
+enum ContactField {
+  kCOrder,
+  kCTitle,
+  kCSurname,
+  kCForename,
+  kCMiddleNames,
+  kCSex,
+  kCGender,
+  kCRelationship,
+  kCResponsibility,
+  kCAddress,
+  kCPhones,
+  kCEmail,
+  kContactFields
+};
+const NameTable<kContactFields>& ContactNames() {
+  static const auto* table = new NameTable<kContactFields>(
+      {"Order", "Title", "Surname", "Forename", "MiddleNames", "Sex", "Gender",
+       "Relationship", "Responsibility", "Address", "Phones", "Email"});
+  return *table;
+}
+
+enum AddressField {
+  kABs7666,
+  kALines,
+  kACounty,
+  kAPostCode,
+  kAZip,
+  kACountry,
+  kAAsPupil,  // read in a contact's Address only
+  kAddressFields
+};
+const NameTable<kAddressFields>& AddressNames() {
+  static const auto* table = new NameTable<kAddressFields>(
+      {"BS7666Address", "AddressLines", "County", "PostCode", "Zip", "Country",
+       "AddressAsPupil"});
+  return *table;
+}
+
+enum Bs7666Field {
+  kBsSaon,
+  kBsPaon,
+  kBsStreet,
+  kBsLocality,
+  kBsTown,
+  kBsAdministrativeArea,
+  kBsPostTown,
+  kBsUprn,
+  kBs7666Fields
+};
+const NameTable<kBs7666Fields>& Bs7666Names() {
+  static const auto* table = new NameTable<kBs7666Fields>(
+      {"SAON", "PAON", "Street", "Locality", "Town", "AdministrativeArea",
+       "PostTown", "UniquePropertyReferenceNumber"});
+  return *table;
+}
+
 enum YearField {
   kYYear,
   kYLea,
@@ -399,57 +272,54 @@ const NameTable<kYearFields>& YearNames() {
   return *table;
 }
 
-// The first present of Sex, Gender (as ReadSex) and of the NHS number
-// extensions (as NhsExtension), from First() results.
-void SexFrom(const Tree& t, int sex, int gender, std::string* value,
-             std::string* element) {
-  if (sex != kNone) {
-    *value = std::string(t.Text(sex));
-    *element = "Sex";
-  } else if (gender != kNone) {
-    *value = std::string(t.Text(gender));
-    *element = "Gender";
-  }
-}
-std::string NhsFrom(const Tree& t, int a, int b, int c) {
-  for (const int n : {a, b, c}) {
-    if (n != kNone) return std::string(t.Text(n));
-  }
-  return {};
+uint64_t SpanDigest(std::string_view bytes, size_t begin, size_t end) {
+  if (end > bytes.size() || begin > end) return 0;
+  return XXH3_64bits(bytes.data() + begin, end - begin);
 }
 
-// The digests of the pupil's bytes without some of its direct children.
-void PupilDigests(const Tree& t, std::string_view bytes, CtfPupil* out) {
-  XXH3_state_t without_attendance, core;
-  XXH3_64bits_reset(&without_attendance);
-  XXH3_64bits_reset(&core);
-  size_t at_wa = t.Begin(0), at_core = t.Begin(0);
-  const size_t end = std::min(t.End(0), bytes.size());
-  if (at_wa > end) return;
-  auto feed = [&](XXH3_state_t* s, size_t* at, size_t upto) {
-    if (upto > *at) XXH3_64bits_update(s, bytes.data() + *at, upto - *at);
-  };
-  for (int c = t.FirstChild(0); c != kNone; c = t.NextSibling(c)) {
-    const std::string_view name = t.Name(c);
-    const bool attendance = name == "Attendance";
-    if (!attendance && name != "Contacts") continue;
-    const size_t b = std::min(t.Begin(c), end), e = std::min(t.End(c), end);
-    feed(&core, &at_core, b);
-    at_core = e;
-    if (attendance) {
-      feed(&without_attendance, &at_wa, b);
-      at_wa = e;
-    }
+void ResetAddress(CtfAddress* a) {
+  a->present = a->bs7666 = false;
+  for (std::string* s : {&a->saon, &a->paon, &a->street, &a->locality, &a->town,
+                         &a->administrative_area, &a->post_town, &a->uprn,
+                         &a->county, &a->postcode, &a->zip, &a->country}) {
+    s->clear();
   }
-  feed(&core, &at_core, end);
-  feed(&without_attendance, &at_wa, end);
-  out->core_digest = XXH3_64bits_digest(&core);
-  out->digest_without_attendance = XXH3_64bits_digest(&without_attendance);
+  a->lines.clear();
+}
+
+// Empties a reused CtfContact (strings keep their capacity).
+void ResetContact(CtfContact* c) {
+  static_assert(!kCheckRecordSizes || sizeof(CtfContact) == 752,
+                "CtfContact changed: reset the new field in ResetContact");
+  c->line = 0;
+  for (std::string* s :
+       {&c->order, &c->title, &c->surname, &c->forename, &c->middle_names,
+        &c->sex, &c->relationship, &c->responsibility, &c->email}) {
+    s->clear();
+  }
+  c->address_as_pupil = false;
+  ResetAddress(&c->address);
+  c->phones.clear();
+  c->native_digest = 0;
+}
+
+// Empties a reused CtfYearData (strings keep their capacity).
+void ResetYear(CtfYearData* y) {
+  static_assert(!kCheckRecordSizes || sizeof(CtfYearData) == 336,
+                "CtfYearData changed: reset the new field in ResetYear");
+  y->line = 0;
+  for (std::string* s : {&y->year, &y->lea, &y->estab, &y->school_name,
+                         &y->sessions_possible, &y->sessions_authorised,
+                         &y->sessions_attended, &y->sessions_unauthorised,
+                         &y->attendance_start_date, &y->attendance_marks}) {
+    s->clear();
+  }
+  y->native_digest = 0;
 }
 
 // Empties a reused CtfPupil (strings keep their capacity). Every field is
 // listed: the size check below fails when a field is added, as a reminder
-// to clear it here too (ReadPupil sets some fields only when present).
+// to clear it here too (the reader sets most fields only when present).
 void ResetPupil(CtfPupil* p) {
   static_assert(!kCheckRecordSizes || sizeof(CtfPupil) == 1464,
                 "CtfPupil changed: clear the new field in ResetPupil");
@@ -488,171 +358,657 @@ void ResetPupil(CtfPupil* p) {
   p->sen_needs.clear();
   ResetAddress(&p->address);
   p->phones.clear();
-  // contacts and attendance are reused in place by ReadPupil.
+  // contacts and attendance are reused in place by PupilReader (each
+  // entry reset when its element starts, extras dropped at the end).
   p->unknown_elements.clear();
   p->digest_without_attendance = p->core_digest = 0;
 }
 
-// Reads the pupil held in `t` (node 0) into `*out_ptr` (a new CtfPupil,
-// filled in place: the struct is large).
-void ReadPupil(const Tree& t, std::string_view bytes, int index,
-               CtfPupil* out_ptr) {
-  constexpr int p = 0;
-  CtfPupil& out = *out_ptr;
-  ResetPupil(&out);
-  std::array<int, kPupilFields> f;
-  std::vector<int> pupil_unknown, scratch;
-  PupilNames().First(t, p, &f, &pupil_unknown);
-  out.index = index;
-  out.line = t.Line(p);
-  const std::string path = "Pupil";
-  out.upn = t.Text(f[kUpn]);
-  out.uln = t.Text(f[kUln]);
-  out.uci = t.Text(f[kUci]);
-  out.surname = t.Text(f[kSurname]);
-  out.forename = t.Text(f[kForename]);
-  out.dob = t.Text(f[kDob]);
-  SexFrom(t, f[kSex], f[kGender], &out.sex, &out.sex_element);
-  out.nhs_number = NhsFrom(t, f[kNhsNumber1], f[kNhsNumber2], f[kNhsNo]);
+// Reads one Pupil element straight from its expat events into a reused
+// CtfPupil: a stack of the open elements it reads (one Frame each), where
+// each element's name is looked up in its parent's table to decide where
+// its text goes (a std::string of the pupil), which child context it
+// opens, or that its whole subtree is skipped. No tree is built.
+//
+// The rules are those of the tree reader it replaced (kept, for the tests,
+// in tests/adapters/school/ctf_reader_reference.cc): for a field, the
+// FIRST child element of that name wins (later ones are skipped, even when
+// the first is empty); repeated records (Contact, YearData, Phone,
+// FSMinstance, SENneed, Type, Disability, AddressLine*) are all read; an
+// element's text is its own character data (not its children's),
+// concatenated and trimmed of XML whitespace; Sex wins over the legacy
+// Gender, the Pupil's own Sex/Gender and NHS number extension over
+// BasicDetails' whatever their order in the document; unknown children of
+// Pupil, BasicDetails and Contact are reported (paths, each once) in the
+// order BasicDetails, contacts, Pupil.
+class PupilReader {
+ public:
+  PupilReader(std::string_view bytes, LineCounter* lines)
+      : bytes_(bytes), lines_(lines) {
+    // Deeper than the default depth limit: not grown in practice (and no
+    // Frame reference is used after a push).
+    frames_.resize(40);
+  }
 
-  if (const int b = f[kBasicDetails]; b != kNone) {
-    std::array<int, kBasicFields> g;
-    BasicNames().First(t, b, &g, &scratch);
-    out.former_upn = t.Text(g[kBFormerUpn]);
-    out.preferred_surname = t.Text(g[kBPreferredSurname]);
-    out.former_surname = t.Text(g[kBFormerSurname]);
-    out.preferred_forename = t.Text(g[kBPreferredForename]);
-    out.former_forename = t.Text(g[kBFormerForename]);
-    out.middle_names = t.Text(g[kBMiddleNames]);
-    out.nc_year_actual = t.Text(g[kBNcYearActual]);
-    out.ethnicity = t.Text(g[kBEthnicity]);
-    out.ethnicity_source = t.Text(g[kBEthnicitySource]);
-    out.medical_flag = t.Text(g[kBMedicalFlag]);
-    out.enrol_status = t.Text(g[kBEnrolStatus]);
-    if (out.sex.empty()) {
-      SexFrom(t, g[kBSex], g[kBGender], &out.sex, &out.sex_element);
-    }
-    if (out.nhs_number.empty()) {
-      out.nhs_number = NhsFrom(t, g[kBNhsNumber1], g[kBNhsNumber2], g[kBNhsNo]);
-    }
-    if (const int langs = g[kBLanguages]; langs != kNone) {
-      for (int ty = t.FirstChild(langs); ty != kNone; ty = t.NextSibling(ty)) {
-        if (t.Name(ty) != "Type") continue;
-        std::string_view code = t.ChildText(ty, "Language");
-        if (code.empty()) code = t.Text(ty);
-        if (!code.empty()) out.languages.emplace_back(code);
-      }
-    }
-    if (const int d = g[kBDisabilities]; d != kNone) {
-      for (int x = t.FirstChild(d); x != kNone; x = t.NextSibling(x)) {
-        if (t.Name(x) == "Disability" && !t.Text(x).empty()) {
-          out.disabilities.emplace_back(t.Text(x));
-        }
-      }
-    }
-    NoteUnknownNodes(t, scratch, path + "/BasicDetails", &out.unknown_elements);
+  // At <Pupil>: `out` (reset here) receives the pupil; `index` is its
+  // 1-based position. `begin` is the Pupil start tag's byte offset.
+  void Begin(CtfPupil* out, int index, size_t begin) {
+    out_ = out;
+    ResetPupil(out);
+    out->index = index;
+    out->line = lines_->LineAt(begin);
+    contacts_ = years_ = 0;
+    ignore_ = 0;
+    leaf_ = nullptr;
+    leaf_list_ = nullptr;
+    basic_seen_ = 0;
+    spans_.clear();
+    basic_unknown_.clear();
+    contact_unknown_.clear();
+    pupil_unknown_.clear();
+    top_ = 0;
+    frames_[0] = {kPupilKind, kNoSpan, 0, nullptr, begin};
   }
-  if (const int la = f[kLookedAfter]; la != kNone) {
-    out.in_care = t.ChildString(la, "InCare");
-    out.care_authority = t.ChildString(la, "CareAuthority");
-  }
-  if (const int fh = f[kFsmHistory]; fh != kNone) {
-    out.fsm_review_date = t.ChildString(fh, "FSMreviewDate");
-    for (int i = t.FirstChild(fh); i != kNone; i = t.NextSibling(i)) {
-      if (t.Name(i) != "FSMinstance") continue;
-      out.fsm.push_back({t.ChildString(i, "FSMstartDate"),
-                         t.ChildString(i, "FSMendDate"),
-                         t.ChildString(i, "UKcountry")});
-    }
-  }
-  if (const int s = f[kSenHistory]; s != kNone) {
-    if (const int sen = t.Child(s, "SEN"); sen != kNone) {
-      out.sen_start_date = t.ChildString(sen, "StartDate");
-      out.sen_provision = t.ChildString(sen, "SENprovision");
-    }
-    if (const int needs = t.Child(s, "SENneeds"); needs != kNone) {
-      for (int n = t.FirstChild(needs); n != kNone; n = t.NextSibling(n)) {
-        if (t.Name(n) != "SENneed") continue;
-        // SENneed is either text or { SENtype, SENrank }.
-        std::string_view code = t.ChildText(n, "SENtype");
-        if (code.empty() && t.FirstChild(n) == kNone) code = t.Text(n);
-        if (!code.empty()) out.sen_needs.emplace_back(code);
-      }
-    }
-  }
-  ReadAddress(t, f[kAddress], &out.address);
-  ReadPhones(t, f[kPhones], &out.phones);
-  out.email = t.Text(f[kEmail]);
-  // Children counted first so each vector is allocated once.
-  auto count = [&t](int parent, std::string_view name) {
-    size_t n = 0;
-    for (int c = t.FirstChild(parent); c != kNone; c = t.NextSibling(c)) {
-      n += t.Name(c) == name;
-    }
-    return n;
+
+  void Start(std::string_view name, size_t begin);
+  void Text(std::string_view text);
+  // Returns true when this end tag closed the Pupil: the CtfPupil given to
+  // Begin is then complete.
+  bool End(size_t end);
+
+  size_t begin() const { return pupil_begin_; }
+
+ private:
+  enum Kind : uint8_t {
+    kPupilKind,
+    kLeaf,  // no text, children skipped (a Contacts or Attendance after
+            // the first: only its span counts)
+    kBasic,
+    kLanguages,
+    kLanguageType,
+    kDisabilities,
+    kLookedAfterKind,
+    kFsmHistoryKind,
+    kFsmInstance,
+    kSenHistoryKind,
+    kSen,
+    kSenNeeds,
+    kSenNeed,
+    kAddressKind,
+    kBs7666,
+    kAddressLines,
+    kPhonesKind,
+    kPhone,
+    kContactsKind,
+    kContact,
+    kAttendanceKind,
+    kYearData,
   };
-  // A reused pupil keeps its contacts and years (and their strings'
-  // capacity): they are overwritten in place, extras dropped at the end.
-  size_t contacts = 0, years = 0;
-  if (const int cs = f[kContacts]; cs != kNone) {
-    out.contacts.reserve(count(cs, "Contact"));
-    const std::string contact_path = path + "/Contacts/Contact";
-    for (int c = t.FirstChild(cs); c != kNone; c = t.NextSibling(c)) {
-      if (t.Name(c) != "Contact") continue;
-      if (contacts == out.contacts.size()) out.contacts.emplace_back();
-      ReadContact(t, c, bytes, contact_path, &out.unknown_elements, &scratch,
-                  &out.contacts[contacts++]);
-    }
+  // A direct child of Pupil whose byte span the pupil's digests leave out.
+  enum Span : uint8_t { kNoSpan, kContactsSpan, kAttendanceSpan };
+  // SENneed: set in Frame::seen when it has any child element.
+  static constexpr uint32_t kHasChild = 1u << 31;
+
+  struct Frame {
+    Kind kind;
+    Span span;
+    uint32_t seen;      // bit i: field i of this element already met
+    std::string* text;  // where this element's own text goes, or nullptr
+    size_t begin;       // start tag offset (Pupil, its spans, records)
+  };
+  struct ChildSpan {
+    size_t begin, end;
+    bool attendance;
+  };
+
+  // True the first time field `field` of `f` is met.
+  static bool First(Frame& f, int field) {
+    const uint32_t bit = 1u << field;
+    if (f.seen & bit) return false;
+    f.seen |= bit;
+    return true;
   }
-  out.contacts.resize(contacts);
-  if (const int a = f[kAttendance]; a != kNone) {
-    out.attendance.reserve(count(a, "YearData"));
-    std::array<int, kYearFields> g;
-    for (int y = t.FirstChild(a); y != kNone; y = t.NextSibling(y)) {
-      if (t.Name(y) != "YearData") continue;
-      YearNames().First(t, y, &g, nullptr);
-      if (years == out.attendance.size()) out.attendance.emplace_back();
-      // Every field is assigned below (the size check is a reminder).
-      static_assert(!kCheckRecordSizes || sizeof(CtfYearData) == 336,
-                    "CtfYearData changed: assign the new field here");
-      CtfYearData& d = out.attendance[years++];
-      d.line = t.Line(y);
-      d.year = t.Text(g[kYYear]);
-      d.lea = t.Text(g[kYLea]);
-      d.estab = t.Text(g[kYEstab]);
-      d.school_name = t.Text(g[kYSchoolName]);
-      d.sessions_possible = t.Text(g[kYPossible]);
-      d.sessions_authorised = t.Text(g[kYAuthorised]);
-      d.sessions_attended = t.Text(g[kYAttended]);
-      d.sessions_unauthorised = t.Text(g[kYUnauthorised]);
-      d.attendance_start_date = t.Text(g[kYStartDate]);
-      // Marks are position-significant: not trimmed beyond line breaks.
-      d.attendance_marks = t.Text(g[kYMarks]);
-      d.native_digest = SpanDigest(bytes, t.Begin(y), t.End(y));
-    }
+  void Push(Kind kind, std::string* text = nullptr, size_t begin = 0,
+            Span span = kNoSpan) {
+    if (++top_ == frames_.size()) frames_.resize(2 * frames_.size());
+    frames_[top_] = {kind, span, 0, text, begin};
   }
-  out.attendance.resize(years);
-  NoteUnknownNodes(t, pupil_unknown, path, &out.unknown_elements);
-  PupilDigests(t, bytes, &out);
+  // A leaf (the most common element) is not a Frame: its text goes to
+  // `leaf_` until its end tag; its children are skipped.
+  void Leaf(std::string* target) {
+    target->clear();
+    leaf_ = target;
+  }
+  // A leaf appended to `list`, dropped at its end if its text is empty.
+  void ListItem(std::vector<std::string>* list) {
+    list->emplace_back();
+    leaf_ = &list->back();
+    leaf_list_ = list;
+  }
+  void Skip() { ++ignore_; }
+
+  void StartInPupil(Frame& top, std::string_view name, size_t begin);
+  void StartInBasic(Frame& top, std::string_view name);
+  void StartInAddress(Frame& top, std::string_view name);
+  void StartInContact(Frame& top, std::string_view name);
+  void EndContact(const Frame& f, size_t end);
+  void EndPupil(const Frame& f, size_t end);
+
+  std::string_view bytes_;
+  LineCounter* lines_;
+  CtfPupil* out_ = nullptr;
+  std::vector<Frame> frames_;  // frames_[0..top_] are open
+  size_t top_ = 0;
+  int ignore_ = 0;  // depth inside a skipped subtree (or a leaf's children)
+  std::string* leaf_ = nullptr;                    // the open leaf's text
+  std::vector<std::string>* leaf_list_ = nullptr;  // its list (ListItem)
+  size_t pupil_begin_ = 0;
+  size_t contacts_ = 0, years_ = 0;  // entries of out_ in use
+  // Where the open Address / Phones / list item write.
+  CtfAddress* address_ = nullptr;
+  bool contact_address_ = false;
+  std::vector<CtfPhone>* phones_ = nullptr;
+  CtfContact* contact_ = nullptr;
+  // Candidates resolved when their parent ends (priority, not order).
+  std::string p_sex_, p_gender_, b_sex_, b_gender_, c_sex_, c_gender_;
+  std::array<std::string, 3> p_nhs_, b_nhs_;
+  uint32_t basic_seen_ = 0;
+  std::string as_pupil_;
+  bool as_pupil_seen_ = false;
+  std::string type_text_, type_language_;  // Languages/Type
+  std::string need_text_, need_type_;      // SENneeds/SENneed
+  std::vector<ChildSpan> spans_;
+  std::vector<std::string> basic_unknown_, contact_unknown_, pupil_unknown_;
+};
+
+void PupilReader::Start(std::string_view name, size_t begin) {
+  if (ignore_ > 0 || leaf_ != nullptr) {
+    ++ignore_;
+    return;
+  }
+  Frame& top = frames_[top_];
+  switch (top.kind) {
+    case kPupilKind:
+      StartInPupil(top, name, begin);
+      return;
+    case kBasic:
+      StartInBasic(top, name);
+      return;
+    case kAddressKind:
+      StartInAddress(top, name);
+      return;
+    case kContact:
+      StartInContact(top, name);
+      return;
+    case kBs7666: {
+      const int f = Bs7666Names().Find(name);
+      if (f < 0 || !First(top, f)) return Skip();
+      CtfAddress& a = *address_;
+      std::string* const targets[kBs7666Fields] = {
+          &a.saon,      &a.paon, &a.street,
+          &a.locality,  &a.town, &a.administrative_area,
+          &a.post_town, &a.uprn};
+      return Leaf(targets[f]);
+    }
+    case kAddressLines:
+      if (name.substr(0, 11) != "AddressLine") return Skip();
+      return ListItem(&address_->lines);
+    case kPhonesKind:
+      if (name != "Phone") return Skip();
+      phones_->emplace_back();
+      return Push(kPhone);
+    case kPhone:
+      if (name == "TelephoneType" && First(top, 0)) {
+        return Leaf(&phones_->back().type);
+      }
+      if (name == "PhoneNo" && First(top, 1)) {
+        return Leaf(&phones_->back().number);
+      }
+      return Skip();
+    case kContactsKind:
+      if (name != "Contact") return Skip();
+      if (contacts_ == out_->contacts.size()) out_->contacts.emplace_back();
+      contact_ = &out_->contacts[contacts_++];
+      ResetContact(contact_);
+      contact_->line = lines_->LineAt(begin);
+      c_sex_.clear();
+      c_gender_.clear();
+      as_pupil_.clear();
+      as_pupil_seen_ = false;
+      return Push(kContact, nullptr, begin);
+    case kAttendanceKind: {
+      if (name != "YearData") return Skip();
+      if (years_ == out_->attendance.size()) out_->attendance.emplace_back();
+      CtfYearData& y = out_->attendance[years_++];
+      ResetYear(&y);
+      y.line = lines_->LineAt(begin);
+      return Push(kYearData, nullptr, begin);
+    }
+    case kYearData: {
+      const int f = YearNames().Find(name);
+      if (f < 0 || !First(top, f)) return Skip();
+      CtfYearData& y = out_->attendance[years_ - 1];
+      std::string* const targets[kYearFields] = {&y.year,
+                                                 &y.lea,
+                                                 &y.estab,
+                                                 &y.school_name,
+                                                 &y.sessions_possible,
+                                                 &y.sessions_authorised,
+                                                 &y.sessions_attended,
+                                                 &y.sessions_unauthorised,
+                                                 &y.attendance_start_date,
+                                                 &y.attendance_marks};
+      return Leaf(targets[f]);
+    }
+    case kLanguages:
+      if (name != "Type") return Skip();
+      type_text_.clear();
+      type_language_.clear();
+      return Push(kLanguageType, &type_text_);
+    case kLanguageType:
+      if (name == "Language" && First(top, 0)) return Leaf(&type_language_);
+      return Skip();
+    case kDisabilities:
+      if (name != "Disability") return Skip();
+      return ListItem(&out_->disabilities);
+    case kLookedAfterKind:
+      if (name == "InCare" && First(top, 0)) return Leaf(&out_->in_care);
+      if (name == "CareAuthority" && First(top, 1)) {
+        return Leaf(&out_->care_authority);
+      }
+      return Skip();
+    case kFsmHistoryKind:
+      if (name == "FSMreviewDate" && First(top, 0)) {
+        return Leaf(&out_->fsm_review_date);
+      }
+      if (name != "FSMinstance") return Skip();
+      out_->fsm.emplace_back();
+      return Push(kFsmInstance);
+    case kFsmInstance: {
+      CtfFsmInstance& i = out_->fsm.back();
+      if (name == "FSMstartDate" && First(top, 0)) return Leaf(&i.start_date);
+      if (name == "FSMendDate" && First(top, 1)) return Leaf(&i.end_date);
+      if (name == "UKcountry" && First(top, 2)) return Leaf(&i.uk_country);
+      return Skip();
+    }
+    case kSenHistoryKind:
+      if (name == "SEN" && First(top, 0)) return Push(kSen);
+      if (name == "SENneeds" && First(top, 1)) return Push(kSenNeeds);
+      return Skip();
+    case kSen:
+      if (name == "StartDate" && First(top, 0)) {
+        return Leaf(&out_->sen_start_date);
+      }
+      if (name == "SENprovision" && First(top, 1)) {
+        return Leaf(&out_->sen_provision);
+      }
+      return Skip();
+    case kSenNeeds:
+      if (name != "SENneed") return Skip();
+      need_text_.clear();
+      need_type_.clear();
+      return Push(kSenNeed, &need_text_);
+    case kSenNeed:
+      top.seen |= kHasChild;
+      if (name == "SENtype" && First(top, 0)) return Leaf(&need_type_);
+      return Skip();
+    case kLeaf:
+      return Skip();
+  }
 }
 
-void NoteOnce(std::vector<std::string>* list, std::string path) {
-  if (std::find(list->begin(), list->end(), path) == list->end()) {
-    list->push_back(std::move(path));
+void PupilReader::StartInPupil(Frame& top, std::string_view name,
+                               size_t begin) {
+  const int f = PupilNames().Find(name);
+  if (f < 0) {
+    pupil_unknown_.push_back("Pupil/" + std::string(name));
+    return Skip();
+  }
+  const bool first = First(top, f);
+  if (f == kContacts || f == kAttendance) {
+    // Every Contacts and Attendance child is left out of the digests; only
+    // the first is read.
+    return Push(
+        first ? (f == kContacts ? kContactsKind : kAttendanceKind) : kLeaf,
+        nullptr, begin, f == kContacts ? kContactsSpan : kAttendanceSpan);
+  }
+  if (!first) return Skip();
+  CtfPupil& p = *out_;
+  switch (f) {
+    case kUpn:
+      return Leaf(&p.upn);
+    case kUln:
+      return Leaf(&p.uln);
+    case kUci:
+      return Leaf(&p.uci);
+    case kSurname:
+      return Leaf(&p.surname);
+    case kForename:
+      return Leaf(&p.forename);
+    case kDob:
+      return Leaf(&p.dob);
+    case kSex:
+      return Leaf(&p_sex_);
+    case kGender:
+      return Leaf(&p_gender_);
+    case kNhsNumber1:
+    case kNhsNumber2:
+    case kNhsNo:
+      return Leaf(&p_nhs_[f - kNhsNumber1]);
+    case kBasicDetails:
+      return Push(kBasic);
+    case kLookedAfter:
+      return Push(kLookedAfterKind);
+    case kFsmHistory:
+      return Push(kFsmHistoryKind);
+    case kSenHistory:
+      return Push(kSenHistoryKind);
+    case kAddress:
+      address_ = &p.address;
+      address_->present = true;
+      contact_address_ = false;
+      return Push(kAddressKind);
+    case kPhones:
+      phones_ = &p.phones;
+      return Push(kPhonesKind);
+    case kEmail:
+      return Leaf(&p.email);
+    default:  // known, not read
+      return Skip();
   }
 }
 
-// Streams the document: the Header subtree and one Pupil subtree at a time
-// are built as flat trees; everything else is only looked at by name.
+void PupilReader::StartInBasic(Frame& top, std::string_view name) {
+  const int f = BasicNames().Find(name);
+  if (f < 0) {
+    basic_unknown_.push_back("Pupil/BasicDetails/" + std::string(name));
+    return Skip();
+  }
+  if (!First(top, f)) return Skip();
+  CtfPupil& p = *out_;
+  switch (f) {
+    case kBFormerUpn:
+      return Leaf(&p.former_upn);
+    case kBPreferredSurname:
+      return Leaf(&p.preferred_surname);
+    case kBFormerSurname:
+      return Leaf(&p.former_surname);
+    case kBPreferredForename:
+      return Leaf(&p.preferred_forename);
+    case kBFormerForename:
+      return Leaf(&p.former_forename);
+    case kBMiddleNames:
+      return Leaf(&p.middle_names);
+    case kBNcYearActual:
+      return Leaf(&p.nc_year_actual);
+    case kBEthnicity:
+      return Leaf(&p.ethnicity);
+    case kBEthnicitySource:
+      return Leaf(&p.ethnicity_source);
+    case kBLanguages:
+      return Push(kLanguages);
+    case kBMedicalFlag:
+      return Leaf(&p.medical_flag);
+    case kBDisabilities:
+      return Push(kDisabilities);
+    case kBEnrolStatus:
+      return Leaf(&p.enrol_status);
+    case kBSex:
+      return Leaf(&b_sex_);
+    case kBGender:
+      return Leaf(&b_gender_);
+    default:  // kBNhsNumber1, kBNhsNumber2, kBNhsNo
+      return Leaf(&b_nhs_[f - kBNhsNumber1]);
+  }
+}
+
+void PupilReader::StartInAddress(Frame& top, std::string_view name) {
+  const int f = AddressNames().Find(name);
+  if (f < 0 || !First(top, f)) return Skip();
+  CtfAddress& a = *address_;
+  switch (f) {
+    case kABs7666:
+      a.bs7666 = true;
+      return Push(kBs7666);
+    case kALines:
+      return Push(kAddressLines);
+    case kACounty:
+      return Leaf(&a.county);
+    case kAPostCode:
+      return Leaf(&a.postcode);
+    case kAZip:
+      return Leaf(&a.zip);
+    case kACountry:
+      return Leaf(&a.country);
+    default:  // kAAsPupil
+      if (!contact_address_) return Skip();
+      as_pupil_seen_ = true;
+      return Leaf(&as_pupil_);
+  }
+}
+
+void PupilReader::StartInContact(Frame& top, std::string_view name) {
+  const int f = ContactNames().Find(name);
+  if (f < 0) {
+    contact_unknown_.push_back("Pupil/Contacts/Contact/" + std::string(name));
+    return Skip();
+  }
+  if (!First(top, f)) return Skip();
+  CtfContact& c = *contact_;
+  switch (f) {
+    case kCOrder:
+      return Leaf(&c.order);
+    case kCTitle:
+      return Leaf(&c.title);
+    case kCSurname:
+      return Leaf(&c.surname);
+    case kCForename:
+      return Leaf(&c.forename);
+    case kCMiddleNames:
+      return Leaf(&c.middle_names);
+    case kCSex:
+      return Leaf(&c_sex_);
+    case kCGender:
+      return Leaf(&c_gender_);
+    case kCRelationship:
+      return Leaf(&c.relationship);
+    case kCResponsibility:
+      return Leaf(&c.responsibility);
+    case kCAddress:
+      address_ = &c.address;
+      address_->present = true;
+      contact_address_ = true;
+      return Push(kAddressKind);
+    case kCPhones:
+      phones_ = &c.phones;
+      return Push(kPhonesKind);
+    default:  // kCEmail
+      return Leaf(&c.email);
+  }
+}
+
+void PupilReader::Text(std::string_view text) {
+  if (ignore_ > 0) return;
+  std::string* target = leaf_ != nullptr ? leaf_ : frames_[top_].text;
+  if (target == nullptr) return;
+  if (target->empty()) {
+    // Leading whitespace is trimmed: never stored.
+    size_t i = 0;
+    while (i < text.size() && IsXmlSpace(text[i])) ++i;
+    if (i == text.size()) return;
+    text.remove_prefix(i);
+  }
+  target->append(text);
+}
+
+bool PupilReader::End(size_t end) {
+  if (ignore_ > 0) {
+    --ignore_;
+    return false;
+  }
+  // Trailing whitespace trimmed (leading was never stored).
+  auto trim = [](std::string* s) {
+    size_t n = s->size();
+    while (n > 0 && IsXmlSpace((*s)[n - 1])) --n;
+    s->resize(n);
+  };
+  if (leaf_ != nullptr) {
+    trim(leaf_);
+    if (leaf_list_ != nullptr && leaf_->empty()) leaf_list_->pop_back();
+    leaf_ = nullptr;
+    leaf_list_ = nullptr;
+    return false;
+  }
+  const Frame f = frames_[top_--];
+  if (f.text != nullptr) trim(f.text);
+  if (f.span != kNoSpan) {
+    spans_.push_back({f.begin, end, f.span == kAttendanceSpan});
+  }
+  switch (f.kind) {
+    case kPupilKind:
+      EndPupil(f, end);
+      return true;
+    case kLanguageType: {
+      const std::string& code =
+          type_language_.empty() ? type_text_ : type_language_;
+      if (!code.empty()) out_->languages.push_back(code);
+      break;
+    }
+    case kSenNeed: {
+      // SENneed is either text or { SENtype, SENrank }.
+      const std::string* code = &need_type_;
+      if (code->empty() && !(f.seen & kHasChild)) code = &need_text_;
+      if (!code->empty()) out_->sen_needs.push_back(*code);
+      break;
+    }
+    case kBasic:
+      basic_seen_ = f.seen;
+      break;
+    case kContact:
+      EndContact(f, end);
+      break;
+    case kYearData:
+      out_->attendance[years_ - 1].native_digest =
+          SpanDigest(bytes_, f.begin, end);
+      break;
+    default:
+      break;
+  }
+  return false;
+}
+
+void PupilReader::EndContact(const Frame& f, size_t end) {
+  CtfContact& c = *contact_;
+  // Sex, or the legacy Gender element.
+  if (f.seen & (1u << kCSex)) {
+    c.sex = c_sex_;
+  } else if (f.seen & (1u << kCGender)) {
+    c.sex = c_gender_;
+  }
+  if (as_pupil_seen_) {
+    const std::string_view v = as_pupil_;
+    c.address_as_pupil =
+        v == "true" || v == "1" || v == "Y" || v == "Yes" || v.empty();
+    // The contact's own address is not read then.
+    if (c.address_as_pupil) ResetAddress(&c.address);
+  }
+  c.native_digest = SpanDigest(bytes_, f.begin, end);
+}
+
+void PupilReader::EndPupil(const Frame& f, size_t end) {
+  CtfPupil& out = *out_;
+  pupil_begin_ = f.begin;
+  // Sex or legacy Gender, and the NHS number extensions: the Pupil's own
+  // first, then BasicDetails' when that left them empty.
+  auto sex_from = [&out](uint32_t seen, int sex, int gender,
+                         const std::string& sex_text,
+                         const std::string& gender_text) {
+    if (seen & (1u << sex)) {
+      out.sex = sex_text;
+      out.sex_element = "Sex";
+    } else if (seen & (1u << gender)) {
+      out.sex = gender_text;
+      out.sex_element = "Gender";
+    }
+  };
+  auto nhs_from = [&out](uint32_t seen, int first,
+                         const std::array<std::string, 3>& texts) {
+    for (int i = 0; i < 3; ++i) {
+      if (seen & (1u << (first + i))) {
+        out.nhs_number = texts[i];
+        return;
+      }
+    }
+  };
+  sex_from(f.seen, kSex, kGender, p_sex_, p_gender_);
+  nhs_from(f.seen, kNhsNumber1, p_nhs_);
+  if (f.seen & (1u << kBasicDetails)) {
+    if (out.sex.empty()) {
+      sex_from(basic_seen_, kBSex, kBGender, b_sex_, b_gender_);
+    }
+    if (out.nhs_number.empty()) nhs_from(basic_seen_, kBNhsNumber1, b_nhs_);
+  }
+  out.contacts.resize(contacts_);
+  out.attendance.resize(years_);
+  for (auto* list : {&basic_unknown_, &contact_unknown_, &pupil_unknown_}) {
+    for (std::string& p : *list) NoteOnce(&out.unknown_elements, std::move(p));
+  }
+  // The digests of the pupil's bytes without some of its direct children:
+  // all Contacts and Attendance (core), all Attendance (without_attendance).
+  XXH3_state_t without_attendance, core;
+  XXH3_64bits_reset(&without_attendance);
+  XXH3_64bits_reset(&core);
+  size_t at_wa = f.begin, at_core = f.begin;
+  const size_t stop = std::min(end, bytes_.size());
+  if (at_wa > stop) return;
+  auto feed = [this](XXH3_state_t* s, size_t* at, size_t upto) {
+    if (upto > *at) XXH3_64bits_update(s, bytes_.data() + *at, upto - *at);
+  };
+  for (const ChildSpan& c : spans_) {
+    const size_t b = std::min(c.begin, stop), e = std::min(c.end, stop);
+    feed(&core, &at_core, b);
+    at_core = e;
+    if (c.attendance) {
+      feed(&without_attendance, &at_wa, b);
+      at_wa = e;
+    }
+  }
+  feed(&core, &at_core, stop);
+  feed(&without_attendance, &at_wa, stop);
+  out.core_digest = XXH3_64bits_digest(&core);
+  out.digest_without_attendance = XXH3_64bits_digest(&without_attendance);
+}
+
+CtfSchool ReadSchool(const Tree& t, int e) {
+  CtfSchool s;
+  if (e == kNone) return s;
+  s.lea = t.ChildString(e, "LEA");
+  s.estab = t.ChildString(e, "Estab");
+  s.urn = t.ChildString(e, "URN");
+  s.name = t.ChildString(e, "SchoolName");
+  s.academic_year = t.ChildString(e, "AcademicYear");
+  return s;
+}
+
+// Streams the document: the Header is captured as a flat tree (once per
+// file) and each Pupil is read by PupilReader as its events arrive;
+// everything else is only looked at by name.
 class CtfSink : public XmlSink {
  public:
   CtfSink(std::string_view bytes, CtfHandler* handler)
-      : bytes_(bytes), lines_(bytes), handler_(handler) {}
+      : bytes_(bytes),
+        lines_(bytes),
+        handler_(handler),
+        pupil_(bytes, &lines_) {}
 
   void StartElement(std::string_view name, size_t begin) override {
     ++depth_;
-    if (capture_ != nullptr) {
-      capture_->Start(name, begin, NeedsLine() ? lines_.LineAt(begin) : 0);
+    if (in_pupil_) {
+      pupil_.Start(name, begin);
+      return;
+    }
+    if (in_header_) {
+      header_.Start(name, begin, 0);
       return;
     }
     if (depth_ == 1) {
@@ -665,8 +1021,8 @@ class CtfSink : public XmlSink {
       if (name == "Header") {
         if (!saw_header_) {
           saw_header_ = true;
-          capture_ = &header_;
-          capture_->Start(name, begin, 0);
+          in_header_ = true;
+          header_.Start(name, begin, 0);
         }
       } else if (name == "CTFpupilData") {
         if (!saw_data_) {
@@ -680,9 +1036,8 @@ class CtfSink : public XmlSink {
     }
     if (depth_ == 3 && in_data_) {
       if (name == "Pupil") {
-        pupil_.Clear();
-        capture_ = &pupil_;
-        capture_->Start(name, begin, lines_.LineAt(begin));
+        in_pupil_ = true;
+        pupil_.Begin(&pupil_data_, ++pupils_, begin);
       } else {
         NoteOnce(&data_unknown_, "CTfile/CTFpupilData/" + std::string(name));
       }
@@ -691,18 +1046,19 @@ class CtfSink : public XmlSink {
 
   void EndElement(size_t end) override {
     --depth_;
-    if (capture_ != nullptr) {
-      capture_->End(end);
-      if (!capture_->open()) {
-        if (capture_ == &pupil_) {
-          const Tree& t = pupil_;
-          ReadPupil(t, bytes_, ++pupils_, &pupil_data_);
-          handler_->OnPupil(&pupil_data_, t.Begin(0), t.End(0));
-        } else {
-          ReadHeader();
-          handler_->OnHeader(header_data_);
-        }
-        capture_ = nullptr;
+    if (in_pupil_) {
+      if (pupil_.End(end)) {
+        in_pupil_ = false;
+        handler_->OnPupil(&pupil_data_, pupil_.begin(), end);
+      }
+      return;
+    }
+    if (in_header_) {
+      header_.End(end);
+      if (!header_.open()) {
+        in_header_ = false;
+        ReadHeader();
+        handler_->OnHeader(header_data_);
       }
       return;
     }
@@ -710,7 +1066,11 @@ class CtfSink : public XmlSink {
   }
 
   void Text(std::string_view text) override {
-    if (capture_ != nullptr) capture_->AppendText(text);
+    if (in_pupil_) {
+      pupil_.Text(text);
+    } else if (in_header_) {
+      header_.AppendText(text);
+    }
   }
 
   // After a successful parse: the whole-file checks and the unknown
@@ -765,9 +1125,6 @@ class CtfSink : public XmlSink {
     h.native_digest = SpanDigest(bytes_, t.Begin(header), t.End(header));
   }
 
-  // Lines are kept for the records that report them.
-  bool NeedsLine() const { return depth_ == 5; }  // Contact, YearData
-
   std::string_view bytes_;
   LineCounter lines_;
   CtfHandler* handler_;
@@ -775,10 +1132,11 @@ class CtfSink : public XmlSink {
   int root_line_ = 0;
   bool is_ctf_ = false;
   bool saw_header_ = false, saw_data_ = false, in_data_ = false;
+  bool in_header_ = false, in_pupil_ = false;
   int pupils_ = 0;
-  Tree header_, pupil_;
-  Tree* capture_ = nullptr;
+  Tree header_;
   CtfHeader header_data_;
+  PupilReader pupil_;
   CtfPupil pupil_data_;  // reused for every pupil
   std::vector<std::string> root_unknown_, data_unknown_;
 };
