@@ -410,13 +410,16 @@ class PupilReader {
     frames_[0] = {kPupilKind, kNoSpan, 0, nullptr, begin};
   }
 
-  void Start(std::string_view name, size_t begin);
+  // Offsets are asked of `at` only where used (records and spans).
+  void Start(std::string_view name, const XmlPosition& at);
   void Text(std::string_view text);
   // Returns true when this end tag closed the Pupil: the CtfPupil given to
   // Begin is then complete.
-  bool End(size_t end);
+  bool End(const XmlPosition& at);
 
+  // After End returned true: the Pupil element's byte span.
   size_t begin() const { return pupil_begin_; }
+  size_t end() const { return pupil_end_; }
 
  private:
   enum Kind : uint8_t {
@@ -487,7 +490,7 @@ class PupilReader {
   }
   void Skip() { ++ignore_; }
 
-  void StartInPupil(Frame& top, std::string_view name, size_t begin);
+  void StartInPupil(Frame& top, std::string_view name, const XmlPosition& at);
   void StartInBasic(Frame& top, std::string_view name);
   void StartInAddress(Frame& top, std::string_view name);
   void StartInContact(Frame& top, std::string_view name);
@@ -502,7 +505,7 @@ class PupilReader {
   int ignore_ = 0;  // depth inside a skipped subtree (or a leaf's children)
   std::string* leaf_ = nullptr;                    // the open leaf's text
   std::vector<std::string>* leaf_list_ = nullptr;  // its list (ListItem)
-  size_t pupil_begin_ = 0;
+  size_t pupil_begin_ = 0, pupil_end_ = 0;
   size_t contacts_ = 0, years_ = 0;  // entries of out_ in use
   // Where the open Address / Phones / list item write.
   CtfAddress* address_ = nullptr;
@@ -521,7 +524,7 @@ class PupilReader {
   std::vector<std::string> basic_unknown_, contact_unknown_, pupil_unknown_;
 };
 
-void PupilReader::Start(std::string_view name, size_t begin) {
+void PupilReader::Start(std::string_view name, const XmlPosition& at) {
   if (ignore_ > 0 || leaf_ != nullptr) {
     ++ignore_;
     return;
@@ -529,7 +532,7 @@ void PupilReader::Start(std::string_view name, size_t begin) {
   Frame& top = frames_[top_];
   switch (top.kind) {
     case kPupilKind:
-      StartInPupil(top, name, begin);
+      StartInPupil(top, name, at);
       return;
     case kBasic:
       StartInBasic(top, name);
@@ -565,22 +568,25 @@ void PupilReader::Start(std::string_view name, size_t begin) {
         return Leaf(&phones_->back().number);
       }
       return Skip();
-    case kContactsKind:
+    case kContactsKind: {
       if (name != "Contact") return Skip();
       if (contacts_ == out_->contacts.size()) out_->contacts.emplace_back();
       contact_ = &out_->contacts[contacts_++];
       ResetContact(contact_);
+      const size_t begin = at.Begin();
       contact_->line = lines_->LineAt(begin);
       c_sex_.clear();
       c_gender_.clear();
       as_pupil_.clear();
       as_pupil_seen_ = false;
       return Push(kContact, nullptr, begin);
+    }
     case kAttendanceKind: {
       if (name != "YearData") return Skip();
       if (years_ == out_->attendance.size()) out_->attendance.emplace_back();
       CtfYearData& y = out_->attendance[years_++];
       ResetYear(&y);
+      const size_t begin = at.Begin();
       y.line = lines_->LineAt(begin);
       return Push(kYearData, nullptr, begin);
     }
@@ -658,7 +664,7 @@ void PupilReader::Start(std::string_view name, size_t begin) {
 }
 
 void PupilReader::StartInPupil(Frame& top, std::string_view name,
-                               size_t begin) {
+                               const XmlPosition& at) {
   const int f = PupilNames().Find(name);
   if (f < 0) {
     pupil_unknown_.push_back("Pupil/" + std::string(name));
@@ -670,7 +676,7 @@ void PupilReader::StartInPupil(Frame& top, std::string_view name,
     // the first is read.
     return Push(
         first ? (f == kContacts ? kContactsKind : kAttendanceKind) : kLeaf,
-        nullptr, begin, f == kContacts ? kContactsSpan : kAttendanceSpan);
+        nullptr, at.Begin(), f == kContacts ? kContactsSpan : kAttendanceSpan);
   }
   if (!first) return Skip();
   CtfPupil& p = *out_;
@@ -841,7 +847,7 @@ void PupilReader::Text(std::string_view text) {
   target->append(text);
 }
 
-bool PupilReader::End(size_t end) {
+bool PupilReader::End(const XmlPosition& at) {
   if (ignore_ > 0) {
     --ignore_;
     return false;
@@ -861,6 +867,9 @@ bool PupilReader::End(size_t end) {
   }
   const Frame f = frames_[top_--];
   if (f.text != nullptr) trim(f.text);
+  const bool needs_end = f.span != kNoSpan || f.kind == kPupilKind ||
+                         f.kind == kContact || f.kind == kYearData;
+  const size_t end = needs_end ? at.End() : 0;
   if (f.span != kNoSpan) {
     spans_.push_back({f.begin, end, f.span == kAttendanceSpan});
   }
@@ -918,6 +927,7 @@ void PupilReader::EndContact(const Frame& f, size_t end) {
 void PupilReader::EndPupil(const Frame& f, size_t end) {
   CtfPupil& out = *out_;
   pupil_begin_ = f.begin;
+  pupil_end_ = end;
   // Sex or legacy Gender, and the NHS number extensions: the Pupil's own
   // first, then BasicDetails' when that left them empty.
   auto sex_from = [&out](uint32_t seen, int sex, int gender,
@@ -1001,18 +1011,18 @@ class CtfSink : public XmlSink {
         handler_(handler),
         pupil_(bytes, &lines_) {}
 
-  void StartElement(std::string_view name, size_t begin) override {
+  void StartElement(std::string_view name, const XmlPosition& at) override {
     ++depth_;
     if (in_pupil_) {
-      pupil_.Start(name, begin);
+      pupil_.Start(name, at);
       return;
     }
     if (in_header_) {
-      header_.Start(name, begin, 0);
+      header_.Start(name, at.Begin(), 0);
       return;
     }
     if (depth_ == 1) {
-      root_line_ = lines_.LineAt(begin);
+      root_line_ = lines_.LineAt(at.Begin());
       is_ctf_ = name == "CTfile";
       return;
     }
@@ -1022,7 +1032,7 @@ class CtfSink : public XmlSink {
         if (!saw_header_) {
           saw_header_ = true;
           in_header_ = true;
-          header_.Start(name, begin, 0);
+          header_.Start(name, at.Begin(), 0);
         }
       } else if (name == "CTFpupilData") {
         if (!saw_data_) {
@@ -1037,24 +1047,24 @@ class CtfSink : public XmlSink {
     if (depth_ == 3 && in_data_) {
       if (name == "Pupil") {
         in_pupil_ = true;
-        pupil_.Begin(&pupil_data_, ++pupils_, begin);
+        pupil_.Begin(&pupil_data_, ++pupils_, at.Begin());
       } else {
         NoteOnce(&data_unknown_, "CTfile/CTFpupilData/" + std::string(name));
       }
     }
   }
 
-  void EndElement(size_t end) override {
+  void EndElement(const XmlPosition& at) override {
     --depth_;
     if (in_pupil_) {
-      if (pupil_.End(end)) {
+      if (pupil_.End(at)) {
         in_pupil_ = false;
-        handler_->OnPupil(&pupil_data_, pupil_.begin(), end);
+        handler_->OnPupil(&pupil_data_, pupil_.begin(), pupil_.end());
       }
       return;
     }
     if (in_header_) {
-      header_.End(end);
+      header_.End(at.End());
       if (!header_.open()) {
         in_header_ = false;
         ReadHeader();

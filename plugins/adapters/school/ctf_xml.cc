@@ -10,10 +10,28 @@
 #include <vector>
 
 namespace ehx::adapters::school {
+
+class XmlPositionAccess {
+ public:
+  static XmlPosition Make(XML_Parser parser) { return XmlPosition(parser); }
+};
+
+size_t XmlPosition::Begin() const {
+  return static_cast<size_t>(XML_GetCurrentByteIndex(parser_));
+}
+
+size_t XmlPosition::End() const {
+  return static_cast<size_t>(XML_GetCurrentByteIndex(parser_)) +
+         static_cast<size_t>(XML_GetCurrentByteCount(parser_));
+}
+
 namespace {
 
 struct State {
-  XML_Parser parser = nullptr;
+  explicit State(XML_Parser p)
+      : parser(p), position(XmlPositionAccess::Make(p)) {}
+  XML_Parser parser;
+  XmlPosition position;
   const XmlLimits* limits = nullptr;
   XmlSink* sink = nullptr;
   int depth = 0;
@@ -54,16 +72,14 @@ void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char**) {
     return;
   }
   ++s->depth;
-  s->sink->StartElement(
-      LocalName(name), static_cast<size_t>(XML_GetCurrentByteIndex(s->parser)));
+  s->sink->StartElement(LocalName(name), s->position);
 }
 
 void XMLCALL OnEnd(void* data, const XML_Char*) {
   auto* s = static_cast<State*>(data);
   if (s->failed || s->depth == 0) return;
   --s->depth;
-  s->sink->EndElement(static_cast<size_t>(XML_GetCurrentByteIndex(s->parser)) +
-                      static_cast<size_t>(XML_GetCurrentByteCount(s->parser)));
+  s->sink->EndElement(s->position);
 }
 
 void XMLCALL OnText(void* data, const XML_Char* text, int len) {
@@ -114,7 +130,7 @@ class TreeSink : public XmlSink {
       : lines_(bytes), root_(root) {}
   bool have_root() const { return have_root_; }
 
-  void StartElement(std::string_view name, size_t begin) override {
+  void StartElement(std::string_view name, const XmlPosition& at) override {
     XmlElement* e;
     if (stack_.empty()) {
       e = root_;
@@ -126,10 +142,10 @@ class TreeSink : public XmlSink {
       e = &stack_.back()->children.back();
     }
     e->name = std::string(name);
-    e->line = lines_.LineAt(begin);
+    e->line = lines_.LineAt(at.Begin());
     stack_.push_back(e);
   }
-  void EndElement(size_t) override {
+  void EndElement(const XmlPosition&) override {
     if (!stack_.empty()) stack_.pop_back();
   }
   void Text(std::string_view text) override {
@@ -258,14 +274,14 @@ bool StreamXml(std::string_view bytes, const XmlLimits& limits, XmlSink* sink,
     *error = {"xml_too_large", "the document is larger than the limit", 0, 0};
     return false;
   }
-  State s;
-  s.limits = &limits;
-  s.sink = sink;
-  s.parser = XML_ParserCreate(nullptr);
-  if (s.parser == nullptr) {
+  XML_Parser parser = XML_ParserCreate(nullptr);
+  if (parser == nullptr) {
     *error = {"xml_malformed", "cannot create an XML parser", 0, 0};
     return false;
   }
+  State s(parser);
+  s.limits = &limits;
+  s.sink = sink;
   XML_SetUserData(s.parser, &s);
   XML_SetElementHandler(s.parser, &OnStart, &OnEnd);
   XML_SetCharacterDataHandler(s.parser, &OnText);

@@ -21,6 +21,8 @@
 
 #include "ehx_sdk/line_counter.h"
 
+struct XML_ParserStruct;  // expat's parser (expat.h), opaque here
+
 namespace ehx::adapters::school {
 
 // One element: its local name, its character data (concatenated, not
@@ -54,15 +56,32 @@ struct XmlError {
   int column = 0;
 };
 
+// Where the event being reported is in the document given to StreamXml,
+// in bytes; valid during that callback only. Asking costs calls into
+// expat, so sinks ask only for the elements whose offsets they use (a CTF
+// reader needs a handful per record, not one per element).
+class XmlPosition {
+ public:
+  // In StartElement: the offset of the start tag's '<'.
+  size_t Begin() const;
+  // In EndElement: the offset just past the end tag's '>' (past "/>" for
+  // an empty-element tag). An element spans [Begin(), End()).
+  size_t End() const;
+
+ private:
+  friend class XmlPositionAccess;
+  explicit XmlPosition(XML_ParserStruct* parser) : parser_(parser) {}
+  XML_ParserStruct* parser_;
+};
+
 // Receives the events of StreamXml. `local_name` is the element name
 // without its namespace prefix; views are valid during the call only.
-// Byte offsets are into the `bytes` given to StreamXml: an element spans
-// [begin, end) of them, start tag to end tag inclusive.
 class XmlSink {
  public:
   virtual ~XmlSink() = default;
-  virtual void StartElement(std::string_view local_name, size_t begin) = 0;
-  virtual void EndElement(size_t end) = 0;
+  virtual void StartElement(std::string_view local_name,
+                            const XmlPosition& at) = 0;
+  virtual void EndElement(const XmlPosition& at) = 0;
   virtual void Text(std::string_view text) = 0;
 };
 

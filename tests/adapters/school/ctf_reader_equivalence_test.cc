@@ -66,13 +66,14 @@ struct Span {
 class SpanSink : public XmlSink {
  public:
   explicit SpanSink(std::string_view bytes) : bytes_(bytes) {}
-  void StartElement(std::string_view name, size_t begin) override {
+  void StartElement(std::string_view name, const XmlPosition& at) override {
+    const size_t begin = at.Begin();
     open_.push_back(spans_.size());
     const size_t gt = bytes_.find('>', begin);
     spans_.push_back({begin, begin, std::string(name), gt + 1});
   }
-  void EndElement(size_t end) override {
-    spans_[open_.back()].end = end;
+  void EndElement(const XmlPosition& at) override {
+    spans_[open_.back()].end = at.End();
     open_.pop_back();
   }
   void Text(std::string_view) override {}

@@ -654,7 +654,10 @@ class CtfSink : public XmlSink {
   CtfSink(std::string_view bytes, CtfHandler* handler)
       : bytes_(bytes), lines_(bytes), handler_(handler) {}
 
-  void StartElement(std::string_view name, size_t begin) override {
+  // (Only the signatures changed since the tree reader was retired: the
+  // offsets are asked for at once, as StreamXml used to pass them.)
+  void StartElement(std::string_view name, const XmlPosition& at) override {
+    const size_t begin = at.Begin();
     ++depth_;
     if (capture_ != nullptr) {
       capture_->Start(name, begin, NeedsLine() ? lines_.LineAt(begin) : 0);
@@ -694,7 +697,8 @@ class CtfSink : public XmlSink {
     }
   }
 
-  void EndElement(size_t end) override {
+  void EndElement(const XmlPosition& at) override {
+    const size_t end = at.End();
     --depth_;
     if (capture_ != nullptr) {
       capture_->End(end);
