@@ -5,13 +5,17 @@
 // differential check: the one-pass ReadAndMapCtf (what IngestCtf uses; it
 // reuses one CtfPupil for every pupil) must give exactly what ReadCtf then
 // MapCtf give (the envelopes have no map fields, so equal messages
-// serialise to equal bytes).
+// serialise to equal bytes). And a second one: the streaming CTF reader
+// must read every input exactly as the tree-based reader it replaced
+// (tests/adapters/school/ctf_reader_reference.h: same accept/refuse and
+// error, same value of every field, also through a reused CtfPupil).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "ctf_reader_reference.h"
 #include "school_ingest.h"
 
 namespace school = ::ehx::adapters::school;
@@ -83,6 +87,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!read && (error.rule != one_pass_error.rule ||
                 error.message != one_pass_error.message ||
                 error.line != one_pass_error.line)) {
+    std::abort();
+  }
+  if (!school::reference::CompareReaders(bytes, limits).empty()) {
     std::abort();
   }
   return 0;
