@@ -264,7 +264,17 @@ Result RunLoad(const std::string& label, IssueFn issue, int concurrency,
                double seconds, uint64_t max_calls, std::atomic<uint64_t>* seq) {
   auto run = std::make_shared<LoadRun>(std::move(issue), concurrency, seconds,
                                        max_calls, seq);
-  return run->Run(label);
+  Result r = run->Run(label);
+  // The last callbacks may still hold the run (and, through the issuer, the
+  // stub and its channel) for a moment after signalling. Wait until they
+  // have let go: if a callback thread dropped the last channel reference,
+  // gRPC would shut the callback completion queue down from one of its own
+  // threads (grpc/grpc#32584) and abort ("assertion failed: prior > 0" in
+  // grpc_cq_internal_unref), which bench_smoke hit on a loaded machine.
+  while (run.use_count() > 1) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return r;
 }
 
 // ---------------------------------------------------------------------------
