@@ -1031,7 +1031,7 @@ CtfSchool ReadSchool(const Tree& t, int e) {
 // Streams the document: the Header is captured as a flat tree (once per
 // file) and each Pupil is read by PupilReader as its events arrive;
 // everything else is only looked at by name.
-class CtfSink : public XmlSink {
+class CtfSink final : public XmlSink {
  public:
   CtfSink(std::string_view bytes, CtfHandler* handler)
       : bytes_(bytes),
@@ -1217,7 +1217,8 @@ bool ReadCtfStream(std::string_view bytes, const XmlLimits& limits,
   unknown_elements->clear();
   CtfSink sink(bytes, handler);
   XmlError xml_error;
-  if (!StreamXml(bytes, limits, &sink, &xml_error)) {
+  // The sink's type is known here: expat calls it without virtual calls.
+  if (!StreamXmlTo(bytes, limits, &sink, &xml_error)) {
     *error = {xml_error.rule, xml_error.message, xml_error.line};
     return false;
   }

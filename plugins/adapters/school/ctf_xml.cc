@@ -11,11 +11,6 @@
 
 namespace ehx::adapters::school {
 
-class XmlPositionAccess {
- public:
-  static XmlPosition Make(XML_Parser parser) { return XmlPosition(parser); }
-};
-
 size_t XmlPosition::Begin() const {
   return static_cast<size_t>(XML_GetCurrentByteIndex(parser_));
 }
@@ -25,68 +20,23 @@ size_t XmlPosition::End() const {
          static_cast<size_t>(XML_GetCurrentByteCount(parser_));
 }
 
+namespace xml_internal {
+
+void StreamState::Fail(const char* rule, const char* message) {
+  if (failed) return;
+  failed = true;
+  error.rule = rule;
+  error.message = message;
+  error.line = static_cast<int>(XML_GetCurrentLineNumber(parser));
+  error.column = static_cast<int>(XML_GetCurrentColumnNumber(parser));
+  XML_StopParser(parser, XML_FALSE);
+}
+
+}  // namespace xml_internal
+
 namespace {
 
-struct State {
-  explicit State(XML_Parser p)
-      : parser(p), position(XmlPositionAccess::Make(p)) {}
-  XML_Parser parser;
-  XmlPosition position;
-  const XmlLimits* limits = nullptr;
-  XmlSink* sink = nullptr;
-  int depth = 0;
-  size_t elements = 0;
-  XmlError error;
-  bool failed = false;
-
-  void Fail(const char* rule, const char* message) {
-    if (failed) return;
-    failed = true;
-    error.rule = rule;
-    error.message = message;
-    error.line = static_cast<int>(XML_GetCurrentLineNumber(parser));
-    error.column = static_cast<int>(XML_GetCurrentColumnNumber(parser));
-    XML_StopParser(parser, XML_FALSE);
-  }
-};
-
-// Strips a namespace prefix ("ctf:Pupil" -> "Pupil"), in one pass.
-std::string_view LocalName(const XML_Char* name) {
-  const char* start = name;
-  const char* p = name;
-  for (; *p != '\0'; ++p) {
-    if (*p == ':') start = p + 1;
-  }
-  return std::string_view(start, static_cast<size_t>(p - start));
-}
-
-void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char**) {
-  auto* s = static_cast<State*>(data);
-  if (s->failed) return;
-  if (++s->elements > s->limits->max_elements) {
-    s->Fail("xml_too_many_elements", "the document has too many elements");
-    return;
-  }
-  if (s->depth >= s->limits->max_depth) {
-    s->Fail("xml_too_deep", "the document nests elements too deeply");
-    return;
-  }
-  ++s->depth;
-  s->sink->StartElement(LocalName(name), s->position);
-}
-
-void XMLCALL OnEnd(void* data, const XML_Char*) {
-  auto* s = static_cast<State*>(data);
-  if (s->failed || s->depth == 0) return;
-  --s->depth;
-  s->sink->EndElement(s->position);
-}
-
-void XMLCALL OnText(void* data, const XML_Char* text, int len) {
-  auto* s = static_cast<State*>(data);
-  if (s->failed || s->depth == 0 || len <= 0) return;
-  s->sink->Text(std::string_view(text, static_cast<size_t>(len)));
-}
+using State = xml_internal::StreamState;
 
 void XMLCALL OnDoctype(void* data, const XML_Char*, const XML_Char*,
                        const XML_Char*, int) {
@@ -270,6 +220,14 @@ int FlatXmlTree::Child(int node, std::string_view name) const {
 
 bool StreamXml(std::string_view bytes, const XmlLimits& limits, XmlSink* sink,
                XmlError* error) {
+  return StreamXmlTo(bytes, limits, sink, error);
+}
+
+namespace xml_internal {
+
+bool Run(std::string_view bytes, const XmlLimits& limits, void* sink,
+         StartHandler start, EndHandler end, TextHandler text,
+         XmlError* error) {
   if (bytes.size() > limits.max_bytes) {
     *error = {"xml_too_large", "the document is larger than the limit", 0, 0};
     return false;
@@ -283,8 +241,8 @@ bool StreamXml(std::string_view bytes, const XmlLimits& limits, XmlSink* sink,
   s.limits = &limits;
   s.sink = sink;
   XML_SetUserData(s.parser, &s);
-  XML_SetElementHandler(s.parser, &OnStart, &OnEnd);
-  XML_SetCharacterDataHandler(s.parser, &OnText);
+  XML_SetElementHandler(s.parser, start, end);
+  XML_SetCharacterDataHandler(s.parser, text);
   XML_SetStartDoctypeDeclHandler(s.parser, &OnDoctype);
   XML_SetEntityDeclHandler(s.parser, &OnEntityDecl);
   XML_SetExternalEntityRefHandler(s.parser, &OnExternalEntity);
@@ -319,6 +277,8 @@ bool StreamXml(std::string_view bytes, const XmlLimits& limits, XmlSink* sink,
   }
   return true;
 }
+
+}  // namespace xml_internal
 
 bool ParseXml(std::string_view bytes, const XmlLimits& limits, XmlElement* root,
               XmlError* error) {

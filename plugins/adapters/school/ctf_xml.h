@@ -56,6 +56,10 @@ struct XmlError {
   int column = 0;
 };
 
+namespace xml_internal {
+struct StreamState;
+}  // namespace xml_internal
+
 // Where the event being reported is in the document given to StreamXml,
 // in bytes; valid during that callback only. Asking costs calls into
 // expat, so sinks ask only for the elements whose offsets they use (a CTF
@@ -69,7 +73,7 @@ class XmlPosition {
   size_t End() const;
 
  private:
-  friend class XmlPositionAccess;
+  friend struct xml_internal::StreamState;
   explicit XmlPosition(XML_ParserStruct* parser) : parser_(parser) {}
   XML_ParserStruct* parser_;
 };
@@ -90,6 +94,100 @@ class XmlSink {
 // the document is refused (the sink may have seen part of it).
 bool StreamXml(std::string_view bytes, const XmlLimits& limits, XmlSink* sink,
                XmlError* error);
+
+namespace xml_internal {
+
+// What StreamXmlTo's handlers share with the parser setup in ctf_xml.cc.
+struct StreamState {
+  explicit StreamState(XML_ParserStruct* p) : parser(p), position(p) {}
+  XML_ParserStruct* parser;
+  XmlPosition position;
+  const XmlLimits* limits = nullptr;
+  void* sink = nullptr;
+  int depth = 0;
+  size_t elements = 0;
+  XmlError error;
+  bool failed = false;
+
+  // Records the refusal and stops the parser (first refusal wins).
+  void Fail(const char* rule, const char* message);
+  // Counts a start tag against the limits; false when it is refused (or
+  // the document already was): the sink is then not told.
+  bool Enter() {
+    if (failed) return false;
+    if (++elements > limits->max_elements) {
+      Fail("xml_too_many_elements", "the document has too many elements");
+      return false;
+    }
+    if (depth >= limits->max_depth) {
+      Fail("xml_too_deep", "the document nests elements too deeply");
+      return false;
+    }
+    ++depth;
+    return true;
+  }
+  // An end tag the sink is told about (false after a refusal).
+  bool Leave() {
+    if (failed || depth == 0) return false;
+    --depth;
+    return true;
+  }
+};
+
+// expat's handler types (expat.h, XML_Char = char, XMLCALL empty here).
+using StartHandler = void (*)(void*, const char*, const char**);
+using EndHandler = void (*)(void*, const char*);
+using TextHandler = void (*)(void*, const char*, int);
+
+// StreamXml's hardened parser setup and feeding loop, with the element and
+// text handlers given (their user data is a StreamState* whose `sink` is
+// `sink`).
+bool Run(std::string_view bytes, const XmlLimits& limits, void* sink,
+         StartHandler start, EndHandler end, TextHandler text, XmlError* error);
+
+// Strips a namespace prefix ("ctf:Pupil" -> "Pupil"), in one pass.
+inline std::string_view LocalName(const char* name) {
+  const char* start = name;
+  const char* p = name;
+  for (; *p != '\0'; ++p) {
+    if (*p == ':') start = p + 1;
+  }
+  return std::string_view(start, static_cast<size_t>(p - start));
+}
+
+}  // namespace xml_internal
+
+// StreamXml for a sink known at compile time: the same parser, hardening,
+// limits and events, but expat calls handlers made for `Sink`, so its
+// StartElement/EndElement/Text are called directly (and can be inlined)
+// instead of through XmlSink's virtual functions. Sink needs those three
+// member functions with XmlSink's signatures.
+template <typename Sink>
+bool StreamXmlTo(std::string_view bytes, const XmlLimits& limits, Sink* sink,
+                 XmlError* error) {
+  using xml_internal::StreamState;
+  struct Handlers {
+    static void Start(void* data, const char* name, const char**) {
+      auto* s = static_cast<StreamState*>(data);
+      if (!s->Enter()) return;
+      static_cast<Sink*>(s->sink)->StartElement(xml_internal::LocalName(name),
+                                                s->position);
+    }
+    static void End(void* data, const char*) {
+      auto* s = static_cast<StreamState*>(data);
+      if (!s->Leave()) return;
+      static_cast<Sink*>(s->sink)->EndElement(s->position);
+    }
+    static void Text(void* data, const char* text, int len) {
+      auto* s = static_cast<StreamState*>(data);
+      if (s->failed || s->depth == 0 || len <= 0) return;
+      static_cast<Sink*>(s->sink)->Text(
+          std::string_view(text, static_cast<size_t>(len)));
+    }
+  };
+  return xml_internal::Run(bytes, limits, sink, &Handlers::Start,
+                           &Handlers::End, &Handlers::Text, error);
+}
 
 // Line numbers from byte offsets (shared with the CSC adapter).
 using ::ehx::sdk::LineCounter;
