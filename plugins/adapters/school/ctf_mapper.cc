@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -602,11 +603,11 @@ class PupilMapper {
     if (!p_->sex.empty()) {
       const std::string s = Upper(p_->sex);
       const bool known = s == "M" || s == "F";
-      SetCode(person_->mutable_sex(), Sys().sex, known ? s : p_->sex, v,
-              p_->sex,
-              s == "M"   ? "Male"
-              : s == "F" ? "Female"
-                         : "");
+      person_->unsafe_arena_set_allocated_sex(
+          SharedCode(Sys().sex, known ? s : p_->sex, v, p_->sex,
+                     s == "M"   ? "Male"
+                     : s == "F" ? "Female"
+                                : ""));
       if (!known) {
         Err(p_->sex_element, "sex_code_unknown",
             "sex is not M or F; kept with its original value", true);
@@ -631,15 +632,16 @@ class PupilMapper {
                                                 : p_->former_surname);
     }
     if (!p_->ethnicity.empty()) {
-      SetCode(person_->mutable_ethnicity(), Sys().ethnicity,
-              Upper(p_->ethnicity), v, p_->ethnicity);
+      person_->unsafe_arena_set_allocated_ethnicity(
+          SharedCode(Sys().ethnicity, Upper(p_->ethnicity), v, p_->ethnicity));
     }
     if (!p_->languages.empty()) {
-      SetCode(person_->mutable_first_language(), Sys().language,
-              Upper(p_->languages[0]), v, p_->languages[0]);
+      person_->unsafe_arena_set_allocated_first_language(SharedCode(
+          Sys().language, Upper(p_->languages[0]), v, p_->languages[0]));
     }
     for (const std::string& d : p_->disabilities) {
-      SetCode(person_->add_disabilities(), Sys().disability, Upper(d), v, d);
+      person_->mutable_disabilities()->UnsafeArenaAddAllocated(
+          SharedCode(Sys().disability, Upper(d), v, d));
     }
     if (!p_->sen_provision.empty()) {
       const std::string s = Upper(p_->sen_provision);
@@ -652,8 +654,8 @@ class PupilMapper {
             "SEN provision is not E, K or N; kept with its original value",
             true);
       }
-      SetCode(person_->mutable_sen_provision(), Sys().sen_provision, s, v,
-              p_->sen_provision, display);
+      person_->unsafe_arena_set_allocated_sen_provision(
+          SharedCode(Sys().sen_provision, s, v, p_->sen_provision, display));
     }
     static const std::set<std::string, std::less<>> kSenTypes = {
         "SPLD", "MLD", "SLD", "PMLD", "SEMH", "SLCN", "HI",
@@ -665,7 +667,8 @@ class PupilMapper {
             "SEN type not in the CBDS list; kept with its original value",
             true);
       }
-      SetCode(person_->add_sen_needs(), Sys().sen_type, s, v, n);
+      person_->mutable_sen_needs()->UnsafeArenaAddAllocated(
+          SharedCode(Sys().sen_type, s, v, n));
     }
     // FSM periods (most recent first) and looked-after status. A bad date
     // is flagged and that date left out; the rest of the pupil is kept.
@@ -739,8 +742,8 @@ class PupilMapper {
       if (p_->care_authority.size() == 3 &&
           p_->care_authority.find_first_not_of("0123456789") ==
               std::string::npos) {
-        SetCode(person_->mutable_care_authority(), Sys().la_code,
-                p_->care_authority, v, p_->care_authority);
+        person_->unsafe_arena_set_allocated_care_authority(SharedCode(
+            Sys().la_code, p_->care_authority, v, p_->care_authority));
       } else {
         Err("LookedAfter/CareAuthority", "la_code_invalid",
             "CareAuthority is not a 3-digit LA code; left out", true);
@@ -795,7 +798,8 @@ class PupilMapper {
       for (std::string& w : SplitWords(c.middle_names)) n->add_other(w);
       if (!c.sex.empty()) {
         const std::string s = Upper(c.sex);
-        SetCode(person.mutable_sex(), Sys().sex, s, ctx_.version, c.sex);
+        person.unsafe_arena_set_allocated_sex(
+            SharedCode(Sys().sex, s, ctx_.version, c.sex));
       }
       cases::YesNoUnknown lives = cases::YES_NO_UNKNOWN_UNSPECIFIED;
       if (c.address_as_pupil) {
@@ -834,8 +838,9 @@ class PupilMapper {
       rel.set_type(c.relationship.empty() ? cases::RELATIONSHIP_TYPE_UNSPECIFIED
                                           : info.type);
       if (!c.relationship.empty()) {
-        SetCode(rel.mutable_type_code(), Sys().relationship, code, ctx_.version,
-                c.relationship, info.display);
+        rel.unsafe_arena_set_allocated_type_code(
+            SharedCode(Sys().relationship, code, ctx_.version, c.relationship,
+                       info.display));
         if (!known) {
           Err(field() + "/Relationship", "relationship_code_unknown",
               "relationship code not in the CBDS list; mapped to OTHER with "
@@ -987,6 +992,32 @@ class PupilMapper {
     }
   }
 
+  // A Code message on the file's arena, shared by every envelope of the
+  // file that carries the same code (system, code, version, original value
+  // and display): sex, ethnicity, language, SEN and relationship codes
+  // repeat from pupil to pupil, and each Code is five arena strings, the
+  // system URI a heap block. Read-only once made, like every shared
+  // sub-message; at most kMaxSharedCodes distinct ones are kept (any more
+  // are made per use), so odd input cannot grow the table.
+  cases::Code* SharedCode(const std::string& system, std::string_view code,
+                          const std::string& version, std::string_view original,
+                          std::string_view display = {}) {
+    std::string& key = code_key_;  // length-prefixed parts: unambiguous
+    key.clear();
+    for (std::string_view part :
+         {std::string_view(system), code, std::string_view(version), original,
+          display}) {
+      PutLe64(&key, part.size());
+      key.append(part);
+    }
+    if (auto it = codes_.find(key); it != codes_.end()) return it->second;
+    auto* c = google::protobuf::Arena::CreateMessage<cases::Code>(ctx_.arena);
+    SetCode(c, system, code, version, original, display);
+    if (codes_.size() < kMaxSharedCodes) codes_.emplace(key, c);
+    return c;
+  }
+  static constexpr size_t kMaxSharedCodes = 4096;
+
   const Ctx& ctx_;
   const CtfPupil* p_ = nullptr;
   MappedPupil* out_ = nullptr;
@@ -1008,6 +1039,9 @@ class PupilMapper {
   std::string key_buf_;
   // AddressKeyInto(p_->address), "" until used; and a contact's.
   std::string pupil_address_key_, contact_address_key_;
+  // SharedCode's table (key: the Code's parts) and its key buffer.
+  std::unordered_map<std::string, cases::Code*> codes_;
+  std::string code_key_;
 };
 
 // Parents and carers by name and relationship: siblings share at least one.

@@ -48,7 +48,9 @@ struct MappedPupil {
   // (each contact's Relationship is also in the pupil's envelope, a contact
   // living at the pupil's address has the pupil's Address, the attendance
   // years have one pupil Person made of the pupil envelope's identifiers,
-  // name and date of birth), so changing one would change the others.
+  // name and date of birth; and every envelope of the file with the same
+  // code -- sex, ethnicity, language, SEN, relationship... -- has the same
+  // Code message), so changing one would change the others.
   std::vector<const Envelope*> envelopes;
   std::vector<RecordError> errors;
 };
