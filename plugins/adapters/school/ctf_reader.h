@@ -7,11 +7,15 @@
 // that is not a CTF at all (not well-formed, DTD, wrong root, no Header or
 // CTFpupilData) is refused as a whole. Thread-safe (no shared state).
 //
-// The reader streams: expat events build a small flat tree of one Pupil at
-// a time (ctf_xml.h FlatXmlTree, reused), which is read and dropped, so the
-// cost and memory do not grow with a whole-document tree. It also takes a
-// digest (XXH3-64) of each record's native bytes, which the mapper uses for
-// idempotency keys (see ctf_mapper.h).
+// The reader streams: each Pupil is read straight from the expat events
+// into one reused CtfPupil (a stack of the open elements it reads; each
+// start tag's name looked up in its parent's table), with no tree; only
+// the Header (once per file) is captured as a flat tree (ctf_xml.h
+// FlatXmlTree). Cost and memory do not grow with the document. It also
+// takes a digest (XXH3-64) of each record's native bytes, which the mapper
+// uses for idempotency keys (see ctf_mapper.h). The tree-based reader it
+// replaced is kept for the tests as the reference it must match field by
+// field (tests/adapters/school/ctf_reader_reference.h).
 #ifndef EHX_ADAPTERS_SCHOOL_CTF_READER_H_
 #define EHX_ADAPTERS_SCHOOL_CTF_READER_H_
 

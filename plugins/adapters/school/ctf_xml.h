@@ -1,6 +1,7 @@
 // A small, hardened XML layer for the school adapter over libexpat: a
-// streaming driver (StreamXml) that reports elements and text to a sink,
-// a flat, reusable element tree for one record at a time (FlatXmlTree),
+// streaming driver (StreamXml, or StreamXmlTo for a sink type known at
+// compile time) that reports elements and text to a sink, a flat,
+// reusable element tree for one record at a time (FlatXmlTree),
 // and a whole-document element tree (ParseXml) for tests and tools. No
 // protobuf, no adapter SDK: the fuzz target and the benchmark use it on its
 // own.
