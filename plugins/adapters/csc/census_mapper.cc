@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "cin_census.h"
 #include "csc_ingest.h"
 #include "csc_util.h"
@@ -327,8 +328,8 @@ class CensusMapper : public CensusHandler {
     std::string cpos;
     if (!c.issues.empty() || !c.unknown_elements.empty() ||
         c.la_child_id.empty() || !ValidLaChildId(c.la_child_id)) {
-      cpos = "Message/Children/Child[" + std::to_string(c.index) + "] (line " +
-             std::to_string(c.line) + ")";
+      cpos = absl::StrCat("Message/Children/Child[", c.index, "] (line ",
+                          c.line, ")");
     }
     // Notes about the child as a whole.
     for (const CensusIssue& i : c.issues) {
@@ -382,10 +383,11 @@ class CensusMapper : public CensusHandler {
 
     for (size_t k = 0; k < c.details.size(); ++k) {
       const CinDetails& d = c.details[k];
-      const std::string dpos = "Message/Children/Child[" +
-                               std::to_string(c.index) + "]/CINdetails[" +
-                               std::to_string(d.index) + "] (line " +
-                               std::to_string(d.line) + ")";
+      // One allocation (absl::StrCat), not one per `+`: built for every
+      // early help episode.
+      const std::string dpos =
+          absl::StrCat("Message/Children/Child[", c.index, "]/CINdetails[",
+                       d.index, "] (line ", d.line, ")");
       const bool is_5d = d.referral_source == "5D";
       const bool is_rc9 = d.reason_for_closure == "RC9";
       if (!is_5d && !is_rc9) continue;  // not an early help matter
@@ -436,7 +438,8 @@ class CensusMapper : public CensusHandler {
 
       cv1::CinEpisodeLink& episode =
           *Arena::CreateMessage<cv1::CinEpisodeLink>(arena_.get());
-      episode.set_cin_episode_id(c.la_child_id + "/" + d.referral_date);
+      episode.set_cin_episode_id(
+          absl::StrCat(c.la_child_id, "/", d.referral_date));
       episode.set_la_child_id(c.la_child_id);
       *episode.mutable_referral_date() = *ref_date;
       if (close_date) *episode.mutable_closure_date() = *close_date;
@@ -481,7 +484,8 @@ class CensusMapper : public CensusHandler {
               !l5->referral_id.empty() ? l5->referral_id : "cin-" + ep_key;
           env.set_correlation_id(
               !l5->correlation_id.empty() ? l5->correlation_id : referral_id);
-          env.set_idempotency_key("csc-cin-ref-" + ep_key + "-" + ep_version);
+          env.set_idempotency_key(
+              absl::StrCat("csc-cin-ref-", ep_key, "-", ep_version));
           *env.mutable_occurred_at() = LondonMidnight(*ref_date);
           auto* o = env.mutable_referral_outcome();
           o->set_referral_id(referral_id);
@@ -539,7 +543,8 @@ class CensusMapper : public CensusHandler {
         Envelope& env = *Arena::CreateMessage<Envelope>(arena_.get());
         env.set_event_type(ex::EVENT_TYPE_STEP_DOWN);
         env.set_case_ref(ld ? ld->case_ref : prefix_ + c.la_child_id);
-        env.set_idempotency_key("csc-cin-sd-" + ep_key + "-" + ep_version);
+        env.set_idempotency_key(
+            absl::StrCat("csc-cin-sd-", ep_key, "-", ep_version));
         *env.mutable_occurred_at() = LondonMidnight(*close_date);
         auto* s = env.mutable_step_down();
         s->set_cin_episode_id(episode.cin_episode_id());
