@@ -79,6 +79,15 @@ CscConfig Config() {
   return c;
 }
 
+// Config() plus a configured early help link for child "A1" (case EH-9).
+CscConfig ConfigLinkingA1() {
+  CscConfig c = Config();
+  auto* l = c.add_case_links();
+  l->set_la_child_id("A1");
+  l->set_case_ref("EH-9");
+  return c;
+}
+
 TEST(CscCensus, GoldenMappingOfARealisticCensus) {
   LinkIndex index;
   SeedIndex(&index);
@@ -257,10 +266,7 @@ TEST(CscCensus, BooleansSeveralEpisodesAndOpenEpisodes) {
       "<CINdetails><CINreferralDate>2024-08-02</CINreferralDate>"
       "<ReferralSource>5D</ReferralSource><ReferralNFA>false</ReferralNFA>"
       "</CINdetails></Child></Children></Message>";
-  CscConfig config = Config();
-  auto* l = config.add_case_links();
-  l->set_la_child_id("A1");
-  l->set_case_ref("EH-9");
+  const CscConfig config = ConfigLinkingA1();
   LinkIndex index;
   const MapResult r = MapCensus(xml, config, index);
   ASSERT_EQ(r.items.size(), 3u);
@@ -313,10 +319,7 @@ TEST(CscCensus, HeaderAfterChildrenMapsLikeHeaderFirst) {
       "2024-04-02</CINreferralDate><ReferralSource>5D</ReferralSource>"
       "<CINclosureDate>2024-09-01</CINclosureDate><ReasonForClosure>RC9"
       "</ReasonForClosure></CINdetails></Child></Children>";
-  CscConfig config = Config();
-  auto* l = config.add_case_links();
-  l->set_la_child_id("A1");
-  l->set_case_ref("EH-9");
+  const CscConfig config = ConfigLinkingA1();
   LinkIndex index;
   // One line each, so that positions (lines) agree.
   const MapResult first =
@@ -407,10 +410,7 @@ TEST(CscCensus, CountersOutsideAChildDoNotReachThePreviousEpisode) {
       "</CINreferralDate><ReferralSource>5D</ReferralSource></CINdetails>"
       "</Child><Other><CINdetails><Section47/></CINdetails></Other>"
       "</Children></Message>";
-  CscConfig config = Config();
-  auto* l = config.add_case_links();
-  l->set_la_child_id("A1");
-  l->set_case_ref("EH-9");
+  const CscConfig config = ConfigLinkingA1();
   LinkIndex index;
   const MapResult r = MapCensus(xml, config, index);
   const MappedItem* outcome = nullptr;
