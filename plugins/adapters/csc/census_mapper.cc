@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "cin_census.h"
@@ -69,6 +70,41 @@ void SetCode(cv1::Code* c, const std::string& system, const std::string& code,
   c->set_version(version);
   c->set_original_value(original);
 }
+
+// One read-only Code message per distinct (system, code, version, original
+// value) per census, on the census arena, shared by every envelope that
+// carries it: sex, ethnicity, disability, referral source and closure
+// reason codes repeat from child to child, and each Code is four arena
+// strings (the system URI, over 15 bytes, also a heap block), built and
+// freed again for every envelope otherwise. Same bytes when serialised.
+// At most kMax distinct codes are kept (any more are made per use), so odd
+// input cannot grow the table. Only for messages on the same arena (the
+// codes are attached with unsafe_arena_set_allocated_*).
+class SharedCodes {
+ public:
+  explicit SharedCodes(Arena* arena) : arena_(arena) {}
+
+  cv1::Code* Get(const std::string& system, const std::string& code,
+                 const std::string& version, const std::string& original) {
+    key_.clear();  // length-prefixed parts: unambiguous
+    for (const std::string* part : {&system, &code, &version, &original}) {
+      const uint32_t n = static_cast<uint32_t>(part->size());
+      key_.append(reinterpret_cast<const char*>(&n), sizeof(n));
+      key_.append(*part);
+    }
+    if (auto it = codes_.find(key_); it != codes_.end()) return it->second;
+    auto* c = Arena::CreateMessage<cv1::Code>(arena_);
+    SetCode(c, system, code, version, original);
+    if (codes_.size() < kMax) codes_.emplace(key_, c);
+    return c;
+  }
+
+ private:
+  static constexpr size_t kMax = 4096;
+  Arena* arena_;
+  std::string key_;
+  std::unordered_map<std::string, cv1::Code*> codes_;
+};
 
 // Adds an NHS number / UPN identifier, flagged INVALID (and reported) when
 // it fails its check. Temporary UPNs are TEMPORARY and reported as a note.
@@ -156,8 +192,10 @@ bool MapSex(const std::string& raw, std::string* code) {
 }
 
 // Builds the child; `flags` collects flagged problems.
+// `person` must be on the arena of `codes`.
 void MapChild(const CensusChild& c, const std::string& version,
-              std::vector<RecordError>* flags, cv1::Person* person) {
+              SharedCodes* codes, std::vector<RecordError>* flags,
+              cv1::Person* person) {
   cv1::Person& p = *person;
   p.set_person_id("csc:" + c.la_child_id);
   auto* la = p.add_identifiers();
@@ -201,18 +239,20 @@ void MapChild(const CensusChild& c, const std::string& version,
   if (!sex_raw.empty()) {
     std::string code;
     if (MapSex(sex_raw, &code)) {
-      SetCode(p.mutable_sex(), Sys().sex, code, version, sex_raw);
+      p.unsafe_arena_set_allocated_sex(
+          codes->Get(Sys().sex, code, version, sex_raw));
     } else {
       flags->push_back(Err(sex_field, "sex_code_unknown",
                            "not M, F, U (or 0, 1, 2, 9): left out", true));
     }
   }
   if (!c.ethnicity.empty()) {
-    SetCode(p.mutable_ethnicity(), Sys().ethnicity, c.ethnicity, version,
-            c.ethnicity);
+    p.unsafe_arena_set_allocated_ethnicity(
+        codes->Get(Sys().ethnicity, c.ethnicity, version, c.ethnicity));
   }
   for (const std::string& d : c.disabilities) {
-    SetCode(p.add_disabilities(), Sys().disability, d, version, d);
+    p.mutable_disabilities()->UnsafeArenaAddAllocated(
+        codes->Get(Sys().disability, d, version, d));
   }
 }
 
@@ -307,6 +347,7 @@ class CensusMapper : public CensusHandler {
     arena_options.start_block_size = size_t{64} << 10;
     arena_options.max_block_size = size_t{1} << 20;
     arena_ = std::make_shared<Arena>(arena_options);
+    codes_ = SharedCodes(arena_.get());
   }
 
   // Takes the collection version from `header` (the first call only).
@@ -373,7 +414,7 @@ class CensusMapper : public CensusHandler {
     if (!any_matter) return;
     std::vector<RecordError> child_flags;
     cv1::Person& person = *Arena::CreateMessage<cv1::Person>(arena_.get());
-    MapChild(c, version_, &child_flags, &person);
+    MapChild(c, version_, &codes_, &child_flags, &person);
     const std::vector<std::string> hashes = LinkableIdHashes(person);
     const auto* cfg_link = ConfigLink(config_, c.la_child_id);
     std::vector<LinkEntry> candidates;
@@ -444,12 +485,14 @@ class CensusMapper : public CensusHandler {
       *episode.mutable_referral_date() = *ref_date;
       if (close_date) *episode.mutable_closure_date() = *close_date;
       if (!d.reason_for_closure.empty()) {
-        SetCode(episode.mutable_reason_for_closure(), Sys().reason_for_closure,
-                d.reason_for_closure, version_, d.reason_for_closure);
+        episode.unsafe_arena_set_allocated_reason_for_closure(
+            codes_.Get(Sys().reason_for_closure, d.reason_for_closure, version_,
+                       d.reason_for_closure));
       }
       if (!d.referral_source.empty()) {
-        SetCode(episode.mutable_referral_source(), Sys().referral_source,
-                d.referral_source, version_, d.referral_source);
+        episode.unsafe_arena_set_allocated_referral_source(
+            codes_.Get(Sys().referral_source, d.referral_source, version_,
+                       d.referral_source));
       }
       const std::string ep_key = StableHash({c.la_child_id, d.referral_date});
       const std::string ep_version = EpisodeVersion(d);
@@ -590,6 +633,7 @@ class CensusMapper : public CensusHandler {
   const int window_;
   const std::string prefix_;
   std::shared_ptr<Arena> arena_;
+  SharedCodes codes_{nullptr};  // on arena_
   bool started_ = false;
   std::string version_;
 };
