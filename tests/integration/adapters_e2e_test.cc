@@ -75,6 +75,20 @@ std::string Plugin(const std::string& name, const std::string& agency) {
          "\n    config:\n";
 }
 
+// The school adapter's plugin entry: folders under `d`, Amelie's UPN
+// mapped to kCase.
+std::string SchoolPlugin(const std::string& d) {
+  return Plugin("school", "school-oakfield") + "      inbox_dir: " + d +
+         "/school/in\n      rejected_dir: " + d +
+         "/school/rejected\n      processed_dir: " + d +
+         "/school/processed\n      dsl_inbox_dir: " + d +
+         "/school/dsl\n      school_agency_id: school-oakfield\n"
+         "      poll_interval_ms: 50\n      min_file_age_ms: 10\n"
+         "      create_dirs: true\n      case_map: [{upn: B801200005001, "
+         "case_ref: " +
+         std::string(kCase) + "}]\n";
+}
+
 // Copies `from` into `dir` the way agency systems do: temp name, rename.
 void Drop(const fs::path& from, const fs::path& dir) {
   const fs::path tmp = dir / ("." + from.filename().string() + ".tmp");
@@ -264,15 +278,7 @@ class AdaptersE2eTest : public ::testing::Test {
             "/csc/state\n      poll_interval_ms: 50\n      min_file_age_ms: "
             "10\n      create_dirs: true\n      step_down_lead_practitioner: "
             "{name: Early Help duty team, agency_id: early-help-raise}\n";
-    body += Plugin("school", "school-oakfield") + "      inbox_dir: " + d +
-            "/school/in\n      rejected_dir: " + d +
-            "/school/rejected\n      processed_dir: " + d +
-            "/school/processed\n      dsl_inbox_dir: " + d +
-            "/school/dsl\n      school_agency_id: school-oakfield\n"
-            "      poll_interval_ms: 50\n      min_file_age_ms: 10\n"
-            "      create_dirs: true\n      case_map: [{upn: B801200005001, "
-            "case_ref: " +
-            kCase + "}]\n";
+    body += SchoolPlugin(d);
     body += Plugin("health", "health-visiting") +
             "      agency_id: health-visiting\n      state_dir: " + d +
             "/health/state\n      outbox_dir: " + d +
@@ -735,15 +741,7 @@ policy:
     - {record_type: RECORD_TYPE_EVIDENCE, purposes: [CONSENT_PURPOSE_OUTCOME_EVIDENCE, CONSENT_PURPOSE_INFORMATION_SHARING]}
 plugins:
 )";
-    body += Plugin("school", "school-oakfield") + "      inbox_dir: " + d +
-            "/school/in\n      rejected_dir: " + d +
-            "/school/rejected\n      processed_dir: " + d +
-            "/school/processed\n      dsl_inbox_dir: " + d +
-            "/school/dsl\n      school_agency_id: school-oakfield\n"
-            "      poll_interval_ms: 50\n      min_file_age_ms: 10\n"
-            "      create_dirs: true\n      case_map: [{upn: B801200005001, "
-            "case_ref: " +
-            kCase + "}]\n";
+    body += SchoolPlugin(d);
     body += Plugin("supporting_families", "supporting-families") +
             "      inbox_dir: " + d + "/sf/inbound\n      outbox_dir: " + d +
             "/sf/outbound\n      state_dir: " + d +
